@@ -1,0 +1,13 @@
+/* The subcommands of the seerlog binary, one file each; seerlog.c lists them. */
+#ifndef SL_CMDS_H
+#define SL_CMDS_H
+
+#include "cli.h"
+
+extern const sl_cmd_t sl_cmd_help;
+extern const sl_cmd_t sl_cmd_config;
+extern const sl_cmd_t sl_cmd_schema;
+extern const sl_cmd_t sl_cmd_publish;
+extern const sl_cmd_t sl_cmd_tail;
+
+#endif

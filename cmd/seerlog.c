@@ -1,0 +1,14 @@
+/*
+ * seerlog: one binary, git/kcat-like subcommands. A new subcommand is a file defining an
+ * sl_cmd_t (see cli.h), a line in cmds.h and a line in the table below.
+ */
+#include "cmds.h"
+
+static const sl_cmd_t *const sl_cmds[] = {
+    &sl_cmd_publish, &sl_cmd_tail, &sl_cmd_schema, &sl_cmd_config, &sl_cmd_help,
+};
+
+int main(int argc, char **argv)
+{
+        return sl_cli_main(argc, argv, sl_cmds, sizeof(sl_cmds) / sizeof(sl_cmds[0]));
+}

@@ -1,0 +1,400 @@
+/*
+ * The codec: encodes with Avro C's generic value API (the writer side needs no resolution), and
+ * decodes with the tolerant reader in decode.c, keeping one resolved writer schema per id.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <avro.h>
+
+#include "event_int.h"
+
+typedef struct {
+        int32_t id;
+        sl_aschema_t *schema;
+} sl_writer_t;
+
+struct sl_codec_s {
+        int32_t writer_id;
+        sl_reader_t reader;
+
+        /* Encoding with Avro C; the value and writer are reused across records. */
+        avro_schema_t avro_schema;
+        avro_value_iface_t *iface;
+        avro_value_t value;
+        avro_writer_t avro_writer;
+        int kind_index[SL_KIND__CNT];
+        int status_index[SL_STATUS__CNT];
+        int source_index[SL_SOURCE__CNT];
+
+        /* Known writer schemas, by id. */
+        sl_writer_t *writers;
+        size_t writer_cnt;
+        sl_schema_fetch_cb_t *fetch_cb;
+        void *fetch_opaque;
+};
+
+static sl_err_t avro_fail(char *errstr, size_t errstr_size, const char *what)
+{
+        return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA, "%s: %s", what, avro_strerror());
+}
+
+/* Maps C enum values to the Avro symbol indexes of the schema the codec writes with. */
+static sl_err_t map_enum(avro_schema_t record, const char *field, const char *(*name)(int), int cnt,
+                         int *index, char *errstr, size_t errstr_size)
+{
+        avro_schema_t e = avro_schema_record_field_get(record, field);
+
+        if (!e || !is_avro_enum(e))
+                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA, "field %s is not an enum",
+                                 field);
+        for (int i = 0; i < cnt; i++) {
+                index[i] = avro_schema_enum_get_by_name(e, name(i));
+                if (index[i] < 0)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
+                                         "enum %s lacks symbol %s", field, name(i));
+        }
+        return SL_OK;
+}
+
+static const char *kind_name(int i)
+{
+        return sl_event_kind_name((sl_event_kind_t)i);
+}
+static const char *status_name(int i)
+{
+        return sl_node_status_name((sl_node_status_t)i);
+}
+static const char *source_name(int i)
+{
+        return sl_source_name((sl_source_t)i);
+}
+
+sl_codec_t *sl_codec_new(int32_t writer_id, char *errstr, size_t errstr_size)
+{
+        sl_codec_t *c;
+        const char *text = sl_event_schema_text();
+
+        if (writer_id < 1) {
+                sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                          "schema id must be 1..2147483647, not %d", writer_id);
+                return NULL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        c->writer_id = writer_id;
+        if (sl_reader_load(&c->reader, errstr, errstr_size))
+                goto fail;
+        if (avro_schema_from_json_length(text, strlen(text), &c->avro_schema)) {
+                avro_fail(errstr, errstr_size, "Avro C rejected the event schema");
+                goto fail;
+        }
+        c->iface = avro_generic_class_from_schema(c->avro_schema);
+        if (!c->iface || avro_generic_value_new(c->iface, &c->value)) {
+                avro_fail(errstr, errstr_size, "cannot create an Avro value");
+                goto fail;
+        }
+        c->avro_writer = avro_writer_memory(NULL, 0);
+        if (!c->avro_writer) {
+                avro_fail(errstr, errstr_size, "cannot create an Avro writer");
+                goto fail;
+        }
+        if (map_enum(c->avro_schema, "kind", kind_name, SL_KIND__CNT, c->kind_index, errstr,
+                     errstr_size) ||
+            map_enum(c->avro_schema, "status", status_name, SL_STATUS__CNT, c->status_index, errstr,
+                     errstr_size) ||
+            map_enum(c->avro_schema, "source", source_name, SL_SOURCE__CNT, c->source_index, errstr,
+                     errstr_size))
+                goto fail;
+        if (sl_codec_add_schema(c, writer_id, text, errstr, errstr_size))
+                goto fail;
+        return c;
+
+fail:
+        sl_codec_destroy(c);
+        return NULL;
+}
+
+void sl_codec_destroy(sl_codec_t *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->writer_cnt; i++)
+                sl_aschema_destroy(c->writers[i].schema);
+        free(c->writers);
+        if (c->avro_writer)
+                avro_writer_free(c->avro_writer);
+        if (c->iface) {
+                if (c->value.self)
+                        avro_value_decref(&c->value);
+                avro_value_iface_decref(c->iface);
+        }
+        if (c->avro_schema)
+                avro_schema_decref(c->avro_schema);
+        sl_reader_clear(&c->reader);
+        free(c);
+}
+
+int32_t sl_codec_writer_id(const sl_codec_t *c)
+{
+        return c->writer_id;
+}
+
+void sl_codec_set_fetch_cb(sl_codec_t *c, sl_schema_fetch_cb_t *cb, void *opaque)
+{
+        c->fetch_cb = cb;
+        c->fetch_opaque = opaque;
+}
+
+sl_err_t sl_codec_add_schema(sl_codec_t *c, int32_t schema_id, const char *text, char *errstr,
+                             size_t errstr_size)
+{
+        sl_aschema_t *schema;
+        sl_err_t err;
+        char msg[400];
+
+        if (schema_id < 1)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "schema id must be 1..2147483647, not %d", schema_id);
+        if ((err = sl_aschema_parse(text, &schema, msg, sizeof(msg))) ||
+            (err = sl_aschema_resolve(schema, &c->reader, msg, sizeof(msg)))) {
+                if (!err)
+                        sl_aschema_destroy(schema);
+                else if (schema)
+                        sl_aschema_destroy(schema);
+                return sl_seterr(errstr, errstr_size, err, "schema id %d: %s", schema_id, msg);
+        }
+        for (size_t i = 0; i < c->writer_cnt; i++) {
+                if (c->writers[i].id == schema_id) {
+                        sl_aschema_destroy(c->writers[i].schema);
+                        c->writers[i].schema = schema;
+                        return SL_OK;
+                }
+        }
+        sl_writer_t *w = realloc(c->writers, (c->writer_cnt + 1) * sizeof(*w));
+        if (!w) {
+                sl_aschema_destroy(schema);
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        }
+        c->writers = w;
+        c->writers[c->writer_cnt].id = schema_id;
+        c->writers[c->writer_cnt].schema = schema;
+        c->writer_cnt++;
+        return SL_OK;
+}
+
+sl_err_t sl_wire_schema_id(const void *data, size_t len, int32_t *schema_idp)
+{
+        const uint8_t *p = data;
+
+        if (len < SL_WIRE_HEADER_SIZE)
+                return p && len > 0 && p[0] != 0 ? SL_ERR_BAD_MAGIC : SL_ERR_TRUNCATED;
+        if (p[0] != 0)
+                return SL_ERR_BAD_MAGIC;
+        *schema_idp = (int32_t)(((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) |
+                                ((uint32_t)p[3] << 8) | (uint32_t)p[4]);
+        return SL_OK;
+}
+
+static const sl_aschema_t *find_writer(sl_codec_t *c, int32_t id, char *errstr, size_t errstr_size,
+                                       sl_err_t *errp)
+{
+        char *text = NULL;
+        sl_err_t err;
+
+        for (size_t i = 0; i < c->writer_cnt; i++)
+                if (c->writers[i].id == id)
+                        return c->writers[i].schema;
+        if (!c->fetch_cb || id < 1) {
+                *errp = sl_seterr(errstr, errstr_size, SL_ERR_UNKNOWN_SCHEMA,
+                                  "no writer schema known for schema id %d", id);
+                return NULL;
+        }
+        err = c->fetch_cb(id, &text, c->fetch_opaque, errstr, errstr_size);
+        if (!err)
+                err = sl_codec_add_schema(c, id, text, errstr, errstr_size);
+        free(text);
+        if (err) {
+                *errp = err;
+                return NULL;
+        }
+        return c->writers[c->writer_cnt - 1].schema;
+}
+
+sl_err_t sl_codec_decode(sl_codec_t *c, const void *data, size_t len, sl_event_t *ev, char *errstr,
+                         size_t errstr_size)
+{
+        int32_t id;
+        sl_err_t err;
+        const sl_aschema_t *writer;
+
+        sl_event_reset(ev);
+        if (!data && len)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "no data");
+        if ((err = sl_wire_schema_id(data, len, &id))) {
+                if (err == SL_ERR_BAD_MAGIC)
+                        return sl_seterr(errstr, errstr_size, err,
+                                         "first byte is 0x%02x, not the wire-format magic 0x00",
+                                         ((const uint8_t *)data)[0]);
+                return sl_seterr(errstr, errstr_size, err,
+                                 "record of %zu bytes is shorter than the 5-byte header", len);
+        }
+        writer = find_writer(c, id, errstr, errstr_size, &err);
+        if (!writer)
+                return err;
+        err = sl_avro_decode(writer, &c->reader, (const uint8_t *)data + SL_WIRE_HEADER_SIZE,
+                             len - SL_WIRE_HEADER_SIZE, ev, errstr, errstr_size);
+        if (err)
+                sl_event_reset(ev);
+        return err;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Encoding */
+
+#define CHECK(expr)                                                                                \
+        do {                                                                                       \
+                if ((expr))                                                                        \
+                        goto avro_error;                                                           \
+        } while (0)
+
+static int set_str(avro_value_t *rec, const char *name, const char *s)
+{
+        avro_value_t f;
+
+        if (avro_value_get_by_name(rec, name, &f, NULL))
+                return -1;
+        return avro_value_set_string_len(&f, s, strlen(s) + 1);
+}
+
+static int set_long(avro_value_t *rec, const char *name, int64_t v)
+{
+        avro_value_t f;
+
+        if (avro_value_get_by_name(rec, name, &f, NULL))
+                return -1;
+        return avro_value_set_long(&f, v);
+}
+
+static int set_double(avro_value_t *rec, const char *name, double v)
+{
+        avro_value_t f;
+
+        if (avro_value_get_by_name(rec, name, &f, NULL))
+                return -1;
+        return avro_value_set_double(&f, v);
+}
+
+static int set_enum(avro_value_t *rec, const char *name, int index)
+{
+        avro_value_t f;
+
+        if (avro_value_get_by_name(rec, name, &f, NULL))
+                return -1;
+        return avro_value_set_enum(&f, index);
+}
+
+static int set_string_map(avro_value_t *rec, const char *name, const sl_kv_t *kvs, size_t cnt)
+{
+        avro_value_t map, v;
+
+        if (avro_value_get_by_name(rec, name, &map, NULL))
+                return -1;
+        for (size_t i = 0; i < cnt; i++)
+                if (avro_value_add(&map, kvs[i].key, &v, NULL, NULL) ||
+                    avro_value_set_string_len(&v, kvs[i].value, strlen(kvs[i].value) + 1))
+                        return -1;
+        return 0;
+}
+
+sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                         size_t errstr_size)
+{
+        avro_value_t *rec = &c->value;
+        avro_value_t f, item, branch, usage;
+        size_t size;
+        sl_err_t err;
+
+        if ((err = sl_event_validate(ev, errstr, errstr_size)))
+                return err;
+        avro_value_reset(rec);
+        CHECK(set_str(rec, "event_id", ev->event_id));
+        CHECK(set_str(rec, "node_id", ev->node_id));
+        CHECK(set_str(rec, "node_type", ev->node_type));
+        CHECK(set_str(rec, "region", ev->region));
+        CHECK(set_str(rec, "cluster", ev->cluster));
+        CHECK(set_long(rec, "incarnation", ev->incarnation));
+        CHECK(set_long(rec, "seq", ev->seq));
+        CHECK(set_long(rec, "event_time", ev->event_time_ms));
+        CHECK(set_enum(rec, "kind", c->kind_index[ev->kind]));
+        CHECK(set_enum(rec, "status", c->status_index[ev->status]));
+        CHECK(set_str(rec, "hostname", ev->hostname));
+        CHECK(avro_value_get_by_name(rec, "addresses", &f, NULL));
+        for (size_t i = 0; i < ev->address_cnt; i++) {
+                CHECK(avro_value_append(&f, &item, NULL));
+                CHECK(avro_value_set_string_len(&item, ev->addresses[i],
+                                                strlen(ev->addresses[i]) + 1));
+        }
+        CHECK(avro_value_get_by_name(rec, "services", &f, NULL));
+        for (size_t i = 0; i < ev->service_cnt; i++) {
+                CHECK(avro_value_append(&f, &item, NULL));
+                CHECK(set_str(&item, "name", ev->services[i].name));
+                CHECK(
+                    set_string_map(&item, "meta", ev->services[i].meta, ev->services[i].meta_cnt));
+        }
+        CHECK(avro_value_get_by_name(rec, "usage", &f, NULL));
+        if (!ev->has_usage) {
+                CHECK(avro_value_set_branch(&f, 0, &branch));
+                CHECK(avro_value_set_null(&branch));
+        } else {
+                const sl_usage_t *u = &ev->usage;
+                avro_value_t sensors, v;
+                CHECK(avro_value_set_branch(&f, 1, &usage));
+                CHECK(set_double(&usage, "cpu_percent", u->cpu_percent));
+                CHECK(avro_value_get_by_name(&usage, "cpu_count", &v, NULL));
+                CHECK(avro_value_set_int(&v, u->cpu_count));
+                CHECK(set_double(&usage, "load1", u->load1));
+                CHECK(set_double(&usage, "load5", u->load5));
+                CHECK(set_double(&usage, "load15", u->load15));
+                CHECK(set_long(&usage, "mem_total", u->mem_total));
+                CHECK(set_long(&usage, "mem_used", u->mem_used));
+                CHECK(set_long(&usage, "mem_available", u->mem_available));
+                CHECK(set_long(&usage, "disk_total", u->disk_total));
+                CHECK(set_long(&usage, "disk_used", u->disk_used));
+                CHECK(avro_value_get_by_name(&usage, "sensors", &sensors, NULL));
+                for (size_t i = 0; i < u->sensor_cnt; i++) {
+                        CHECK(avro_value_add(&sensors, u->sensors[i].name, &v, NULL, NULL));
+                        CHECK(avro_value_set_double(&v, u->sensors[i].value));
+                }
+        }
+        CHECK(set_string_map(rec, "labels", ev->labels, ev->label_cnt));
+        CHECK(set_str(rec, "agent_version", ev->agent_version));
+        CHECK(set_enum(rec, "source", c->source_index[ev->source]));
+
+        CHECK(avro_value_sizeof(rec, &size));
+        if (out->cap < size + SL_WIRE_HEADER_SIZE) {
+                size_t cap = (size + SL_WIRE_HEADER_SIZE) * 2;
+                uint8_t *p = realloc(out->data, cap);
+                if (!p)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                out->data = p;
+                out->cap = cap;
+        }
+        out->data[0] = 0;
+        out->data[1] = (uint8_t)((uint32_t)c->writer_id >> 24);
+        out->data[2] = (uint8_t)((uint32_t)c->writer_id >> 16);
+        out->data[3] = (uint8_t)((uint32_t)c->writer_id >> 8);
+        out->data[4] = (uint8_t)c->writer_id;
+        avro_writer_memory_set_dest(c->avro_writer, (char *)out->data + SL_WIRE_HEADER_SIZE,
+                                    (int64_t)size);
+        CHECK(avro_value_write(c->avro_writer, rec));
+        out->len = size + SL_WIRE_HEADER_SIZE;
+        return SL_OK;
+
+avro_error:
+        out->len = 0;
+        return avro_fail(errstr, errstr_size, "Avro C could not encode the event");
+}

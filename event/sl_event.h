@@ -1,0 +1,251 @@
+/**
+ * @file sl_event.h
+ * @brief NodeStateEvent: build one, encode it in the Confluent wire format, decode it, render it
+ *        as JSON.
+ *
+ * The schema is `schemas/node_state.avsc` (compiled into the library, see sl_event_schema_text()).
+ *
+ * Ownership: an sl_event_t owns every string and array it points to. They live in the event's
+ * arena, which sl_event_reset() rewinds (keeping its memory, so a reused event decodes without
+ * allocating) and sl_event_destroy() frees. Pointers read from an event are therefore valid only
+ * until the next sl_event_reset(), sl_codec_decode() or sl_event_from_json() on that event.
+ * Set string fields with sl_event_set() so the copy lands in the arena.
+ *
+ * Wire format: byte 0x00, the writer schema id as a 4-byte big-endian integer, then the Avro
+ * binary body. Decoding reads fields **by name** from whatever writer schema the record carries
+ * (the codec must know it: sl_codec_add_schema() or a fetch callback), fills reader defaults for
+ * fields the writer lacks and maps enums by symbol, so older and newer versions stay readable.
+ */
+#ifndef SL_EVENT_H
+#define SL_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sl_err.h"
+
+/** Wire-format header size: magic byte + 4-byte schema id. */
+#define SL_WIRE_HEADER_SIZE 5
+
+typedef enum {
+        SL_KIND_UNKNOWN = 0, /**< Default for symbols this reader does not know. */
+        SL_KIND_JOIN,
+        SL_KIND_HEARTBEAT,
+        SL_KIND_STATUS_CHANGE,
+        SL_KIND_USAGE,
+        SL_KIND_SERVICES,
+        SL_KIND_LEAVE,
+        SL_KIND__CNT
+} sl_event_kind_t;
+
+typedef enum {
+        SL_STATUS_UNKNOWN = 0,
+        SL_STATUS_UP,
+        SL_STATUS_DEGRADED,
+        SL_STATUS_DRAINING,
+        SL_STATUS_DOWN,
+        SL_STATUS_LEFT,
+        SL_STATUS__CNT
+} sl_node_status_t;
+
+typedef enum {
+        SL_SOURCE_UNKNOWN = 0,
+        SL_SOURCE_AGENT,
+        SL_SOURCE_BRIDGE,
+        SL_SOURCE__CNT
+} sl_source_t;
+
+/** @returns the Avro symbol of an enum value ("status_change", "up", "bridge", ...). */
+const char *sl_event_kind_name(sl_event_kind_t kind);
+const char *sl_node_status_name(sl_node_status_t status);
+const char *sl_source_name(sl_source_t source);
+
+/** Symbol to value; @returns SL_ERR_BAD_ENUM for a symbol that is not in the schema. */
+sl_err_t sl_event_kind_parse(const char *name, sl_event_kind_t *kindp);
+sl_err_t sl_node_status_parse(const char *name, sl_node_status_t *statusp);
+sl_err_t sl_source_parse(const char *name, sl_source_t *sourcep);
+
+typedef struct {
+        const char *key;
+        const char *value;
+} sl_kv_t;
+
+typedef struct {
+        const char *name;
+        double value;
+} sl_sensor_t;
+
+typedef struct {
+        const char *name;
+        sl_kv_t *meta;
+        size_t meta_cnt;
+} sl_service_t;
+
+typedef struct {
+        double cpu_percent; /**< 0-100 over all cores. */
+        int32_t cpu_count;
+        double load1, load5, load15;
+        int64_t mem_total, mem_used, mem_available; /**< Bytes. */
+        int64_t disk_total, disk_used;              /**< Bytes. */
+        sl_sensor_t *sensors;
+        size_t sensor_cnt;
+} sl_usage_t;
+
+typedef struct sl_arena_s sl_arena_t;
+
+/**
+ * One NodeStateEvent (schema version 1). Strings are never NULL after sl_event_reset():
+ * absent optional strings are "". Field names follow the Avro schema.
+ */
+typedef struct {
+        const char *event_id; /**< UUID text; sl_event_new_id() fills one. */
+        const char *node_id;
+        const char *node_type;
+        const char *region;
+        const char *cluster;
+        int64_t incarnation;   /**< Agent start time, ms since the epoch. */
+        int64_t seq;           /**< Strictly increasing within an incarnation. */
+        int64_t event_time_ms; /**< timestamp-millis. */
+        sl_event_kind_t kind;
+        sl_node_status_t status;
+        const char *hostname;
+        const char **addresses;
+        size_t address_cnt;
+        sl_service_t *services;
+        size_t service_cnt;
+        int has_usage; /**< 0: the union is null and @c usage is zeroed. */
+        sl_usage_t usage;
+        sl_kv_t *labels;
+        size_t label_cnt;
+        const char *agent_version;
+        sl_source_t source;
+
+        sl_arena_t *arena; /**< Private. */
+} sl_event_t;
+
+/** @returns a new, reset event, or NULL when out of memory. Free with sl_event_destroy(). */
+sl_event_t *sl_event_new(void);
+void sl_event_destroy(sl_event_t *ev);
+
+/** Empties every field ("" strings, zero numbers, no arrays), keeping the arena's memory. */
+void sl_event_reset(sl_event_t *ev);
+
+/**
+ * Copies @p value into the event's arena and stores the copy in @p *fieldp, which must be one of
+ * @p ev's string fields: `sl_event_set(ev, &ev->node_id, "n1")`. NULL stores "".
+ */
+sl_err_t sl_event_set(sl_event_t *ev, const char **fieldp, const char *value);
+
+/** Fills event_id with a new random (version 4) UUID. */
+sl_err_t sl_event_new_id(sl_event_t *ev);
+
+/** Appenders: copy their strings into the arena. */
+sl_err_t sl_event_add_address(sl_event_t *ev, const char *address);
+sl_err_t sl_event_add_label(sl_event_t *ev, const char *key, const char *value);
+/** Appends a service; its meta is added with sl_event_add_service_meta() on the last service. */
+sl_err_t sl_event_add_service(sl_event_t *ev, const char *name);
+sl_err_t sl_event_add_service_meta(sl_event_t *ev, const char *key, const char *value);
+/** Sets has_usage. */
+sl_err_t sl_event_add_sensor(sl_event_t *ev, const char *name, double value);
+
+/** Deep-copies @p src into @p dst (reset first). */
+sl_err_t sl_event_copy(sl_event_t *dst, const sl_event_t *src);
+
+/**
+ * Checks what the schema cannot: required strings (event_id, node_id, node_type, region) are not
+ * empty, incarnation > 0, seq >= 0, every string is valid UTF-8, map keys are unique.
+ */
+sl_err_t sl_event_validate(const sl_event_t *ev, char *errstr, size_t errstr_size);
+
+/** @returns 1 when every field of @p a and @p b is equal (arrays and maps in order), else 0. */
+int sl_event_equal(const sl_event_t *a, const sl_event_t *b);
+
+/**
+ * @brief Renders @p ev as a JSON object whose keys are the Avro field names; enums as their
+ *        symbols, usage as null or an object, maps as objects.
+ * @returns a new reference (json_decref() it), or NULL when out of memory.
+ */
+json_t *sl_event_to_json(const sl_event_t *ev);
+
+/**
+ * @brief Fills @p ev (reset first) from a JSON object of the shape sl_event_to_json() produces.
+ *
+ * Absent optional fields take the schema's defaults; event_id may be absent (a new one is made),
+ * as may event_time (now). Unknown keys, wrong types, unknown enum symbols and out-of-range
+ * numbers are errors (SL_ERR_BAD_VALUE, SL_ERR_BAD_ENUM) with the field named in errstr.
+ */
+sl_err_t sl_event_from_json(sl_event_t *ev, const json_t *obj, char *errstr, size_t errstr_size);
+
+/** @returns the NodeStateEvent schema (schemas/node_state.avsc) compiled into the library. */
+const char *sl_event_schema_text(void);
+
+/** A growable byte buffer, reused across encodes. Zero-initialise; free with sl_buf_free(). */
+typedef struct {
+        uint8_t *data;
+        size_t len;
+        size_t cap;
+} sl_buf_t;
+
+void sl_buf_free(sl_buf_t *buf);
+
+typedef struct sl_codec_s sl_codec_t;
+
+/**
+ * Asked for the text of a writer schema the codec does not know yet (later: the registry client).
+ * On success *textp is a malloc()ed NUL-terminated string that the codec takes ownership of.
+ */
+typedef sl_err_t(sl_schema_fetch_cb_t)(int32_t schema_id, char **textp, void *opaque, char *errstr,
+                                       size_t errstr_size);
+
+/**
+ * @brief A codec for NodeStateEvent records.
+ *
+ * @param writer_id the schema id under which the library's own schema
+ *        (sl_event_schema_text()) is registered; encoded records carry it. 1 .. 2^31-1.
+ *
+ * The codec is not thread-safe: use one per thread.
+ */
+sl_codec_t *sl_codec_new(int32_t writer_id, char *errstr, size_t errstr_size);
+void sl_codec_destroy(sl_codec_t *codec);
+
+/** @returns the writer id given to sl_codec_new(). */
+int32_t sl_codec_writer_id(const sl_codec_t *codec);
+
+/**
+ * @brief Teaches the codec the writer schema @p text under @p schema_id, so records written with
+ *        it can be decoded.
+ *
+ * The schema is parsed and validated and resolved against the reader schema now, so an
+ * unreadable writer schema (e.g. a required field missing, an incompatible type) fails here with
+ * SL_ERR_SCHEMA rather than at every record. Adding the same id twice replaces it.
+ */
+sl_err_t sl_codec_add_schema(sl_codec_t *codec, int32_t schema_id, const char *text, char *errstr,
+                             size_t errstr_size);
+
+/** Installs a callback for ids not added with sl_codec_add_schema(). The result is cached. */
+void sl_codec_set_fetch_cb(sl_codec_t *codec, sl_schema_fetch_cb_t *cb, void *opaque);
+
+/**
+ * @brief Encodes @p ev (after sl_event_validate()) with Avro C into @p out in the Confluent wire
+ *        format, replacing its contents.
+ */
+sl_err_t sl_codec_encode(sl_codec_t *codec, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                         size_t errstr_size);
+
+/**
+ * @brief Decodes one wire-format record into @p ev (reset first).
+ *
+ * Never crashes on malformed input: a wrong magic byte, a truncated body, a bad varint, a negative
+ * or oversized length, an enum or union index outside the writer schema, invalid UTF-8 or
+ * trailing bytes each return their own error code with the detail (field, offset) in errstr.
+ * On error @p ev is left reset.
+ */
+sl_err_t sl_codec_decode(sl_codec_t *codec, const void *data, size_t len, sl_event_t *ev,
+                         char *errstr, size_t errstr_size);
+
+/** Reads the schema id of a wire-format record without decoding it. */
+sl_err_t sl_wire_schema_id(const void *data, size_t len, int32_t *schema_idp);
+
+#endif

@@ -1,0 +1,743 @@
+/* Unit tests of the event module: build, encode (Avro C), decode (tolerant reader), JSON. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avro.h>
+#include <criterion/criterion.h>
+
+#include "sl_event.h"
+
+static char errstr[512];
+
+/* ---- helpers to hand-craft Avro binary ---- */
+
+typedef struct {
+        uint8_t b[4096];
+        size_t n;
+} raw_t;
+
+static void raw_header(raw_t *r, int32_t id)
+{
+        r->n = 0;
+        r->b[r->n++] = 0;
+        r->b[r->n++] = (uint8_t)((uint32_t)id >> 24);
+        r->b[r->n++] = (uint8_t)((uint32_t)id >> 16);
+        r->b[r->n++] = (uint8_t)((uint32_t)id >> 8);
+        r->b[r->n++] = (uint8_t)id;
+}
+
+static void raw_long(raw_t *r, int64_t v)
+{
+        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        do {
+                uint8_t byte = u & 0x7f;
+                u >>= 7;
+                r->b[r->n++] = byte | (u ? 0x80 : 0);
+        } while (u);
+}
+
+static void raw_str(raw_t *r, const char *s)
+{
+        size_t len = strlen(s);
+        raw_long(r, (int64_t)len);
+        memcpy(r->b + r->n, s, len);
+        r->n += len;
+}
+
+static void raw_bytes(raw_t *r, const void *p, size_t len)
+{
+        memcpy(r->b + r->n, p, len);
+        r->n += len;
+}
+
+/* The smallest writer schema that still carries every required field. */
+static const char *min_schema =
+    "{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"namespace\":\"seerlog\",\"fields\":["
+    "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"node_id\",\"type\":\"string\"},"
+    "{\"name\":\"node_type\",\"type\":\"string\"},{\"name\":\"region\",\"type\":\"string\"},"
+    "{\"name\":\"incarnation\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
+    "{\"name\":\"event_time\",\"type\":\"long\"},"
+    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"NodeStatus\","
+    "\"symbols\":[\"up\",\"down\",\"rebooting\"]}},"
+    "{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
+    "{\"name\":\"extra\",\"type\":[\"null\",\"string\",{\"type\":\"array\",\"items\":\"long\"}]}"
+    "]}";
+
+#define MIN_ID 7
+
+/* A valid record of min_schema; @p tail lets a test replace everything after event_time. */
+static void raw_min(raw_t *r)
+{
+        raw_header(r, MIN_ID);
+        raw_str(r, "0b1c5d1e-0000-4000-8000-000000000001");
+        raw_str(r, "node-1");
+        raw_str(r, "seer");
+        raw_str(r, "eu-west");
+        raw_long(r, 1700000000000);
+        raw_long(r, 42);
+        raw_long(r, 1700000000123);
+}
+
+static void raw_min_tail(raw_t *r)
+{
+        raw_long(r, 1); /* status: down */
+        raw_long(r, 1); /* labels: one entry */
+        raw_str(r, "rack");
+        raw_str(r, "r7");
+        raw_long(r, 0);
+        raw_long(r, 2); /* extra: array branch */
+        raw_long(r, 2);
+        raw_long(r, 5);
+        raw_long(r, -6);
+        raw_long(r, 0);
+}
+
+static sl_codec_t *codec;
+static sl_event_t *ev;
+
+static void setup(void)
+{
+        codec = sl_codec_new(1, errstr, sizeof(errstr));
+        cr_assert_not_null(codec, "codec: %s", errstr);
+        cr_assert_eq(sl_codec_add_schema(codec, MIN_ID, min_schema, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        ev = sl_event_new();
+        cr_assert_not_null(ev);
+}
+
+static void teardown(void)
+{
+        sl_event_destroy(ev);
+        sl_codec_destroy(codec);
+}
+
+static void fill_full(sl_event_t *e)
+{
+        sl_event_reset(e);
+        cr_assert_eq(sl_event_new_id(e), SL_OK);
+        sl_event_set(e, &e->node_id, "gw-eu-0001");
+        sl_event_set(e, &e->node_type, "gateway");
+        sl_event_set(e, &e->region, "eu-west");
+        sl_event_set(e, &e->cluster, "c1");
+        e->incarnation = 1732870000000;
+        e->seq = 9;
+        e->event_time_ms = 1732870012345;
+        e->kind = SL_KIND_STATUS_CHANGE;
+        e->status = SL_STATUS_DEGRADED;
+        sl_event_set(e, &e->hostname, "gw1.example");
+        sl_event_add_address(e, "10.0.0.1");
+        sl_event_add_address(e, "[fe80::1]:4242");
+        sl_event_add_service(e, "http");
+        sl_event_add_service_meta(e, "port", "443");
+        sl_event_add_service_meta(e, "tls", "yes");
+        sl_event_add_service(e, "dns");
+        e->has_usage = 1;
+        e->usage.cpu_percent = 37.5;
+        e->usage.cpu_count = 16;
+        e->usage.load1 = 1.25;
+        e->usage.load5 = 0.5;
+        e->usage.load15 = 0.125;
+        e->usage.mem_total = 64LL << 30;
+        e->usage.mem_used = 12LL << 30;
+        e->usage.mem_available = 50LL << 30;
+        e->usage.disk_total = 2LL << 40;
+        e->usage.disk_used = 1LL << 40;
+        sl_event_add_sensor(e, "temp_c", 61.5);
+        sl_event_add_sensor(e, "fan_rpm", 1800);
+        sl_event_add_label(e, "rack", "r7");
+        sl_event_add_label(e, "zone", "a");
+        sl_event_set(e, &e->agent_version, "0.1.0");
+        e->source = SL_SOURCE_BRIDGE;
+}
+
+TestSuite(event, .init = setup, .fini = teardown);
+
+Test(event, full_round_trip_is_exact)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+        int32_t id;
+
+        fill_full(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(buf.data[0], 0);
+        cr_assert_eq(sl_wire_schema_id(buf.data, buf.len, &id), SL_OK);
+        cr_assert_eq(id, 1);
+        cr_assert_eq(sl_codec_decode(codec, buf.data, buf.len, ev, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        cr_assert(sl_event_equal(in, ev));
+        cr_assert_str_eq(ev->services[0].meta[1].key, "tls");
+        cr_assert_eq(ev->usage.sensors[0].value, 61.5);
+        cr_assert_eq(ev->source, SL_SOURCE_BRIDGE);
+
+        /* A reused event decodes the same record again, and a minimal one after it. */
+        for (int i = 0; i < 100; i++)
+                cr_assert_eq(sl_codec_decode(codec, buf.data, buf.len, ev, errstr, sizeof(errstr)),
+                             SL_OK);
+        cr_assert(sl_event_equal(in, ev));
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+Test(event, minimal_event_round_trip_and_defaults)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+
+        sl_event_new_id(in);
+        sl_event_set(in, &in->node_id, "n");
+        sl_event_set(in, &in->node_type, "auth");
+        sl_event_set(in, &in->region, "r");
+        in->incarnation = 1;
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_codec_decode(codec, buf.data, buf.len, ev, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        cr_assert(sl_event_equal(in, ev));
+        cr_assert_eq(ev->has_usage, 0);
+        cr_assert_str_eq(ev->cluster, "");
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+/* Our encoding must be exactly what Avro C reads back with the same schema. */
+Test(event, avro_c_reads_our_encoding)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t value, f, b;
+        const char *s;
+        size_t len;
+        int64_t l;
+        int idx;
+
+        fill_full(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(avro_schema_from_json_length(sl_event_schema_text(),
+                                                  strlen(sl_event_schema_text()), &schema),
+                     0);
+        iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(iface, &value);
+        avro_reader_t r = avro_reader_memory((const char *)buf.data + 5, (int64_t)buf.len - 5);
+        cr_assert_eq(avro_value_read(r, &value), 0, "%s", avro_strerror());
+        avro_value_get_by_name(&value, "node_id", &f, NULL);
+        avro_value_get_string(&f, &s, &len);
+        cr_assert_str_eq(s, "gw-eu-0001");
+        avro_value_get_by_name(&value, "seq", &f, NULL);
+        avro_value_get_long(&f, &l);
+        cr_assert_eq(l, 9);
+        avro_value_get_by_name(&value, "status", &f, NULL);
+        avro_value_get_enum(&f, &idx);
+        cr_assert_str_eq(avro_schema_enum_get(avro_value_get_schema(&f), idx), "degraded");
+        avro_value_get_by_name(&value, "usage", &f, NULL);
+        avro_value_get_current_branch(&f, &b);
+        avro_value_get_by_name(&b, "mem_total", &f, NULL);
+        avro_value_get_long(&f, &l);
+        cr_assert_eq(l, 64LL << 30);
+        avro_reader_free(r);
+        avro_value_decref(&value);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+Test(event, json_round_trip)
+{
+        sl_event_t *in = sl_event_new();
+        json_t *j, *back;
+        char *text;
+
+        fill_full(in);
+        j = sl_event_to_json(in);
+        cr_assert_not_null(j);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "degraded");
+        cr_assert_str_eq(json_string_value(json_object_get(j, "kind")), "status_change");
+        text = json_dumps(j, JSON_COMPACT);
+        back = json_loads(text, 0, NULL);
+        cr_assert_eq(sl_event_from_json(ev, back, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert(sl_event_equal(in, ev));
+        free(text);
+        json_decref(j);
+        json_decref(back);
+        sl_event_destroy(in);
+}
+
+static sl_err_t from_text(const char *text)
+{
+        json_error_t jerr;
+        json_t *j = json_loads(text, 0, &jerr);
+        cr_assert_not_null(j, "%s", jerr.text);
+        sl_err_t err = sl_event_from_json(ev, j, errstr, sizeof(errstr));
+        json_decref(j);
+        return err;
+}
+
+Test(event, json_input_errors_are_named)
+{
+        const char *base = "\"node_id\":\"n\",\"node_type\":\"seer\",\"region\":\"r\","
+                           "\"incarnation\":5";
+        char text[512];
+
+        snprintf(text, sizeof(text), "{%s}", base);
+        cr_assert_eq(from_text(text), SL_OK, "%s", errstr);
+        cr_assert_eq(strlen(ev->event_id), 36, "a missing event_id gets a UUID");
+        cr_assert_gt(ev->event_time_ms, 1700000000000LL);
+        cr_assert_eq(ev->source, SL_SOURCE_AGENT);
+
+        snprintf(text, sizeof(text), "{%s,\"status\":\"sideways\"}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_ENUM);
+        cr_assert(strstr(errstr, "status") && strstr(errstr, "sideways"), "%s", errstr);
+
+        snprintf(text, sizeof(text), "{%s,\"stauts\":\"up\"}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        cr_assert(strstr(errstr, "stauts"), "%s", errstr);
+
+        snprintf(text, sizeof(text), "{%s,\"seq\":\"1\"}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        snprintf(text, sizeof(text), "{%s,\"seq\":-1}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        snprintf(text, sizeof(text), "{%s,\"labels\":{\"a\":1}}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        snprintf(text, sizeof(text), "{%s,\"usage\":{\"cpu_count\":-1}}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        snprintf(text, sizeof(text), "{%s,\"services\":[{\"name\":\"a\",\"x\":1}]}", base);
+        cr_assert_eq(from_text(text), SL_ERR_BAD_VALUE);
+        cr_assert_eq(from_text("[1,2]"), SL_ERR_BAD_VALUE);
+        cr_assert_str_eq(ev->node_id, "", "a failed parse leaves the event reset");
+}
+
+Test(event, validate_rejects_incomplete_events)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+
+        fill_full(in);
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_OK);
+        in->node_id = "";
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_ERR_INVALID_ARG);
+        cr_assert(strstr(errstr, "node_id"), "%s", errstr);
+        fill_full(in);
+        in->incarnation = 0;
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_ERR_INVALID_ARG);
+        fill_full(in);
+        in->hostname = "bad\xff";
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        fill_full(in);
+        in->status = (sl_node_status_t)99;
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_ERR_BAD_ENUM);
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+/* ---- schema evolution: fields by name, defaults, enums by symbol ---- */
+
+Test(event, reads_by_name_with_defaults_and_unknown_symbols)
+{
+        raw_t r;
+
+        raw_min(&r);
+        raw_min_tail(&r);
+        cr_assert_eq(sl_codec_decode(codec, r.b, r.n, ev, errstr, sizeof(errstr)), SL_OK, "%s",
+                     errstr);
+        cr_assert_str_eq(ev->node_id, "node-1");
+        cr_assert_eq(ev->seq, 42);
+        cr_assert_eq(ev->status, SL_STATUS_DOWN, "mapped by symbol, not by index 1 (up)");
+        cr_assert_eq(ev->label_cnt, 1);
+        cr_assert_str_eq(ev->labels[0].value, "r7");
+        /* Fields the writer lacks take the reader's defaults. */
+        cr_assert_eq(ev->source, SL_SOURCE_AGENT);
+        cr_assert_eq(ev->kind, SL_KIND_UNKNOWN);
+        cr_assert_str_eq(ev->hostname, "");
+        cr_assert_eq(ev->has_usage, 0);
+
+        /* "rebooting" is not a reader symbol: the enum's default (unknown). */
+        raw_min(&r);
+        raw_long(&r, 2);
+        raw_long(&r, 0);
+        raw_long(&r, 1);
+        raw_str(&r, "extra string branch is skipped");
+        cr_assert_eq(sl_codec_decode(codec, r.b, r.n, ev, errstr, sizeof(errstr)), SL_OK, "%s",
+                     errstr);
+        cr_assert_eq(ev->status, SL_STATUS_UNKNOWN);
+}
+
+Test(event, reads_a_newer_schema_written_by_avro_c)
+{
+        /* v2: fields reordered, a field added, a status symbol added, numbers promoted. */
+        const char *v2 =
+            "{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"namespace\":\"seerlog\","
+            "\"fields\":["
+            "{\"name\":\"zone\",\"type\":\"string\",\"default\":\"\"},"
+            "{\"name\":\"seq\",\"type\":\"int\"},"
+            "{\"name\":\"node_id\",\"type\":\"string\"},"
+            "{\"name\":\"event_id\",\"type\":\"string\"},"
+            "{\"name\":\"node_type\",\"type\":\"bytes\"},"
+            "{\"name\":\"region\",\"type\":[\"null\",\"string\"]},"
+            "{\"name\":\"incarnation\",\"type\":\"long\"},"
+            "{\"name\":\"event_time\",\"type\":\"long\"},"
+            "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"NodeStatus\","
+            "\"symbols\":[\"maintenance\",\"up\",\"left\"]}},"
+            "{\"name\":\"usage\",\"type\":{\"type\":\"record\",\"name\":\"Usage\",\"fields\":["
+            "{\"name\":\"gpu\",\"type\":\"double\"},"
+            "{\"name\":\"cpu_percent\",\"type\":\"float\"},"
+            "{\"name\":\"cpu_count\",\"type\":\"int\"},"
+            "{\"name\":\"load1\",\"type\":\"int\"},{\"name\":\"load5\",\"type\":\"long\"},"
+            "{\"name\":\"load15\",\"type\":\"double\"},"
+            "{\"name\":\"mem_total\",\"type\":\"int\"},{\"name\":\"mem_used\",\"type\":\"long\"},"
+            "{\"name\":\"mem_available\",\"type\":\"long\"},"
+            "{\"name\":\"disk_total\",\"type\":\"long\"},"
+            "{\"name\":\"disk_used\",\"type\":\"long\"},"
+            "{\"name\":\"sensors\",\"type\":{\"type\":\"map\",\"values\":\"float\"}}]}}"
+            "]}";
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t v, f, g;
+        char body[1024];
+        uint8_t rec[1029];
+
+        cr_assert_eq(sl_codec_add_schema(codec, 2, v2, errstr, sizeof(errstr)), SL_OK, "%s",
+                     errstr);
+        cr_assert_eq(avro_schema_from_json_length(v2, strlen(v2), &schema), 0, "%s",
+                     avro_strerror());
+        iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(iface, &v);
+        avro_value_get_by_name(&v, "zone", &f, NULL);
+        avro_value_set_string(&f, "z9");
+        avro_value_get_by_name(&v, "seq", &f, NULL);
+        avro_value_set_int(&f, 77);
+        avro_value_get_by_name(&v, "node_id", &f, NULL);
+        avro_value_set_string(&f, "tns-1");
+        avro_value_get_by_name(&v, "event_id", &f, NULL);
+        avro_value_set_string(&f, "e");
+        avro_value_get_by_name(&v, "node_type", &f, NULL);
+        avro_value_set_bytes(&f, "tns", 3);
+        avro_value_get_by_name(&v, "region", &f, NULL);
+        avro_value_set_branch(&f, 1, &g);
+        avro_value_set_string(&g, "ap-south");
+        avro_value_get_by_name(&v, "incarnation", &f, NULL);
+        avro_value_set_long(&f, 123);
+        avro_value_get_by_name(&v, "event_time", &f, NULL);
+        avro_value_set_long(&f, 456);
+        avro_value_get_by_name(&v, "status", &f, NULL);
+        avro_value_set_enum(&f, 2); /* left */
+        avro_value_get_by_name(&v, "usage", &f, NULL);
+        avro_value_get_by_name(&f, "gpu", &g, NULL);
+        avro_value_set_double(&g, 99);
+        avro_value_get_by_name(&f, "cpu_percent", &g, NULL);
+        avro_value_set_float(&g, 12.5f);
+        avro_value_get_by_name(&f, "cpu_count", &g, NULL);
+        avro_value_set_int(&g, 4);
+        avro_value_get_by_name(&f, "load1", &g, NULL);
+        avro_value_set_int(&g, 3);
+        avro_value_get_by_name(&f, "mem_total", &g, NULL);
+        avro_value_set_int(&g, 1000);
+        avro_value_get_by_name(&f, "sensors", &f, NULL);
+        avro_value_add(&f, "t", &g, NULL, NULL);
+        avro_value_set_float(&g, 0.25f);
+        avro_writer_t w = avro_writer_memory(body, sizeof(body));
+        cr_assert_eq(avro_value_write(w, &v), 0, "%s", avro_strerror());
+        size_t len = (size_t)avro_writer_tell(w);
+        rec[0] = 0;
+        rec[1] = rec[2] = rec[3] = 0;
+        rec[4] = 2;
+        memcpy(rec + 5, body, len);
+
+        cr_assert_eq(sl_codec_decode(codec, rec, len + 5, ev, errstr, sizeof(errstr)), SL_OK, "%s",
+                     errstr);
+        cr_assert_eq(ev->seq, 77);
+        cr_assert_str_eq(ev->node_id, "tns-1");
+        cr_assert_str_eq(ev->node_type, "tns");
+        cr_assert_str_eq(ev->region, "ap-south");
+        cr_assert_eq(ev->status, SL_STATUS_LEFT, "by symbol: index 2 is 'left' in v2");
+        cr_assert_eq(ev->has_usage, 1);
+        cr_assert_eq(ev->usage.cpu_percent, 12.5);
+        cr_assert_eq(ev->usage.load1, 3.0);
+        cr_assert_eq(ev->usage.mem_total, 1000);
+        cr_assert_eq(ev->usage.sensor_cnt, 1);
+        cr_assert_eq(ev->usage.sensors[0].value, 0.25);
+
+        /* A null region branch cannot be read as a string: a clear error, not a crash. */
+        avro_value_get_by_name(&v, "region", &f, NULL);
+        avro_value_set_branch(&f, 0, &g);
+        avro_value_set_null(&g);
+        avro_writer_reset(w);
+        cr_assert_eq(avro_value_write(w, &v), 0);
+        len = (size_t)avro_writer_tell(w);
+        memcpy(rec + 5, body, len);
+        cr_assert_eq(sl_codec_decode(codec, rec, len + 5, ev, errstr, sizeof(errstr)),
+                     SL_ERR_SCHEMA);
+        cr_assert(strstr(errstr, "region"), "%s", errstr);
+
+        avro_writer_free(w);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+}
+
+Test(event, unreadable_writer_schemas_are_rejected_up_front)
+{
+        struct {
+                const char *schema;
+                const char *expect;
+        } cases[] = {
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"node_id\",\"type\":\"string\"}]}",
+             "lacks field"},
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"node_id\",\"type\":\"int\"},"
+             "{\"name\":\"node_type\",\"type\":\"string\"},{\"name\":\"region\",\"type\":"
+             "\"string\"},{\"name\":\"incarnation\",\"type\":\"long\"},{\"name\":\"seq\","
+             "\"type\":\"long\"},{\"name\":\"event_time\",\"type\":\"long\"}]}",
+             "cannot be read as string"},
+            {"{\"type\":\"record\",\"name\":\"Other\",\"fields\":[]}", "not NodeStateEvent"},
+            {"\"string\"", "not the NodeStateEvent record"},
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"a\",\"type\":\"int\"}]}",
+             "appears twice"},
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"a\",\"type\":[\"null\",\"null\"]}]}",
+             "two branches"},
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"a\",\"type\":\"Nope\"}]}",
+             "unknown type"},
+            {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "appears twice"},
+            {"{\"type\":\"record\",\"name\":\"9bad\",\"fields\":[]}", "invalid name"},
+            {"{not json", "not valid JSON"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                errstr[0] = 0;
+                cr_assert_eq(
+                    sl_codec_add_schema(codec, 50, cases[i].schema, errstr, sizeof(errstr)),
+                    SL_ERR_SCHEMA, "case %zu accepted", i);
+                cr_assert(strstr(errstr, cases[i].expect), "case %zu: %s", i, errstr);
+        }
+}
+
+/* ---- malformed records: each a clear error, never a crash ---- */
+
+static sl_err_t decode_raw(const raw_t *r)
+{
+        errstr[0] = 0;
+        sl_err_t err = sl_codec_decode(codec, r->b, r->n, ev, errstr, sizeof(errstr));
+        cr_assert(err == SL_OK || errstr[0], "error %d without a message", err);
+        return err;
+}
+
+Test(event, wrong_magic_and_short_header)
+{
+        raw_t r;
+
+        raw_min(&r);
+        raw_min_tail(&r);
+        r.b[0] = 1;
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_MAGIC);
+        cr_assert(strstr(errstr, "magic"), "%s", errstr);
+        r.n = 3;
+        r.b[0] = 0;
+        cr_assert_eq(decode_raw(&r), SL_ERR_TRUNCATED);
+        r.n = 0;
+        cr_assert_eq(decode_raw(&r), SL_ERR_TRUNCATED);
+}
+
+Test(event, unknown_schema_id)
+{
+        raw_t r;
+
+        raw_min(&r);
+        r.b[4] = 99;
+        cr_assert_eq(decode_raw(&r), SL_ERR_UNKNOWN_SCHEMA);
+        cr_assert(strstr(errstr, "99"), "%s", errstr);
+}
+
+Test(event, every_truncation_fails_cleanly)
+{
+        raw_t r, cut;
+
+        raw_min(&r);
+        raw_min_tail(&r);
+        cr_assert_eq(decode_raw(&r), SL_OK, "%s", errstr);
+        for (size_t n = 0; n < r.n; n++) {
+                cut = r;
+                cut.n = n;
+                sl_err_t err = decode_raw(&cut);
+                cr_assert(err == SL_ERR_TRUNCATED || err == SL_ERR_BAD_LENGTH, "cut at %zu: %d %s",
+                          n, err, errstr);
+        }
+}
+
+Test(event, bad_varint)
+{
+        raw_t r;
+        uint8_t eleven[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+        uint8_t overflow[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+
+        raw_header(&r, MIN_ID);
+        raw_bytes(&r, eleven, sizeof(eleven));
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_VARINT);
+        raw_header(&r, MIN_ID);
+        raw_bytes(&r, overflow, sizeof(overflow));
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_VARINT);
+}
+
+Test(event, negative_and_huge_lengths)
+{
+        raw_t r;
+
+        raw_header(&r, MIN_ID);
+        raw_long(&r, -5);
+        raw_bytes(&r, "abcdefgh", 8);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_LENGTH);
+        cr_assert(strstr(errstr, "negative") && strstr(errstr, "event_id"), "%s", errstr);
+
+        raw_header(&r, MIN_ID);
+        raw_long(&r, INT64_MAX);
+        raw_bytes(&r, "abcdefgh", 8);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_LENGTH);
+
+        /* A map block announcing far more entries than bytes left. */
+        raw_min(&r);
+        raw_long(&r, 0);
+        raw_long(&r, 1LL << 40);
+        raw_str(&r, "k");
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_LENGTH);
+        raw_min(&r);
+        raw_long(&r, 0);
+        raw_long(&r, INT64_MIN);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_LENGTH);
+}
+
+Test(event, negative_block_counts_are_read)
+{
+        raw_t r;
+
+        raw_min(&r);
+        raw_long(&r, 0);
+        raw_long(&r, -1); /* one entry, then its byte size */
+        raw_long(&r, 7);
+        raw_str(&r, "rack");
+        raw_str(&r, "r");
+        raw_long(&r, 0);
+        raw_long(&r, 0); /* extra: null */
+        cr_assert_eq(decode_raw(&r), SL_OK, "%s", errstr);
+        cr_assert_eq(ev->label_cnt, 1);
+        cr_assert_str_eq(ev->labels[0].key, "rack");
+}
+
+Test(event, enum_and_union_index_out_of_range)
+{
+        raw_t r;
+
+        raw_min(&r);
+        raw_long(&r, 3); /* the writer has 3 symbols: 0..2 */
+        raw_long(&r, 0);
+        raw_long(&r, 0);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_ENUM);
+        cr_assert(strstr(errstr, "status"), "%s", errstr);
+
+        raw_min(&r);
+        raw_long(&r, -1);
+        raw_long(&r, 0);
+        raw_long(&r, 0);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_ENUM);
+
+        raw_min(&r);
+        raw_long(&r, 0);
+        raw_long(&r, 0);
+        raw_long(&r, 3); /* union of 3 branches */
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_ENUM);
+}
+
+Test(event, trailing_garbage)
+{
+        raw_t r;
+
+        raw_min(&r);
+        raw_min_tail(&r);
+        raw_bytes(&r, "xyz", 3);
+        cr_assert_eq(decode_raw(&r), SL_ERR_TRAILING);
+        cr_assert(strstr(errstr, "3 bytes"), "%s", errstr);
+}
+
+Test(event, invalid_utf8_and_nul_in_strings)
+{
+        raw_t r;
+
+        raw_header(&r, MIN_ID);
+        raw_str(&r, "ok");
+        raw_long(&r, 3);
+        raw_bytes(&r, "a\xc3(", 3);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_VALUE);
+        cr_assert(strstr(errstr, "node_id"), "%s", errstr);
+
+        raw_header(&r, MIN_ID);
+        raw_long(&r, 3);
+        raw_bytes(&r, "a\0b", 3);
+        cr_assert_eq(decode_raw(&r), SL_ERR_BAD_VALUE);
+}
+
+/* Random corruption of valid records: any result but a crash (ASan checks the rest). */
+Test(event, mutated_records_never_crash)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+        uint8_t m[4096];
+        unsigned seed = 12345;
+        int ok = 0;
+
+        fill_full(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK);
+        for (int i = 0; i < 20000; i++) {
+                size_t n = buf.len;
+                memcpy(m, buf.data, n);
+                int flips = 1 + rand_r(&seed) % 4;
+                for (int k = 0; k < flips; k++) {
+                        size_t at = SL_WIRE_HEADER_SIZE + (size_t)rand_r(&seed) % (n - 5);
+                        m[at] = (uint8_t)rand_r(&seed);
+                }
+                if (rand_r(&seed) % 4 == 0)
+                        n = SL_WIRE_HEADER_SIZE + (size_t)rand_r(&seed) % (n - 5);
+                ok += sl_codec_decode(codec, m, n, ev, errstr, sizeof(errstr)) == SL_OK;
+        }
+        cr_log_info("%d of 20000 mutated records still decoded", ok);
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+Test(event, enum_names_and_parsing)
+{
+        sl_node_status_t s;
+        sl_event_kind_t k;
+
+        cr_assert_str_eq(sl_node_status_name(SL_STATUS_DRAINING), "draining");
+        cr_assert_str_eq(sl_event_kind_name(SL_KIND_LEAVE), "leave");
+        cr_assert_eq(sl_node_status_parse("left", &s), SL_OK);
+        cr_assert_eq(s, SL_STATUS_LEFT);
+        cr_assert_eq(sl_event_kind_parse("LEAVE", &k), SL_ERR_BAD_ENUM);
+        cr_assert_str_eq(sl_node_status_name((sl_node_status_t)42), "unknown");
+}
+
+Test(event, copy_is_deep)
+{
+        sl_event_t *a = sl_event_new(), *b = sl_event_new();
+
+        fill_full(a);
+        cr_assert_eq(sl_event_copy(b, a), SL_OK);
+        cr_assert(sl_event_equal(a, b));
+        sl_event_reset(a);
+        fill_full(a);
+        cr_assert(sl_event_equal(a, b) == 0, "new event id differs");
+        sl_event_destroy(a);
+        sl_event_destroy(b);
+}
+
+Test(event, codec_rejects_bad_ids)
+{
+        cr_assert_null(sl_codec_new(0, errstr, sizeof(errstr)));
+        cr_assert(strstr(errstr, "schema id"), "%s", errstr);
+        cr_assert_eq(sl_codec_add_schema(codec, -3, min_schema, errstr, sizeof(errstr)),
+                     SL_ERR_INVALID_ARG);
+}
