@@ -125,7 +125,11 @@ typedef struct {
         sl_arena_t *arena; /**< Private. */
 } sl_event_t;
 
-/** @returns a new, reset event, or NULL when out of memory. Free with sl_event_destroy(). */
+/**
+ * @returns a new, reset event, or NULL when out of memory. Free with sl_event_destroy().
+ * @remark Always create events with this function: private bookkeeping follows the public struct,
+ *         so an sl_event_t on the stack or from malloc() must never be passed to this API.
+ */
 sl_event_t *sl_event_new(void);
 void sl_event_destroy(sl_event_t *ev);
 
