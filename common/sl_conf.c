@@ -30,6 +30,44 @@ static const sl_conf_prop_t sl_conf_table[] = {
            "registry client exists it is the id under which the built-in schema is known."),
     SL_ENUM("log.level", "info", "error|warn|info|debug",
             "Least severe message that seerlog logs, librdkafka's included."),
+
+    /* The schema registry client (every component that encodes or decodes events). */
+    SL_STRING("registry.basic.auth.user.info", "", 0,
+              "USER:PASSWORD for HTTP basic authentication to the registry; empty: none."),
+    SL_STRING("registry.ssl.ca.location", "", 0,
+              "CA certificate file (PEM) to verify an https registry with; empty: the system's."),
+    SL_INT("registry.request.timeout.ms", "10000", 100, 600000,
+           "Timeout of one HTTP request to the registry."),
+    SL_INT("registry.retries", "3", 0, 100,
+           "Retries of a registry request that failed with a timeout, a connection error or a "
+           "5xx answer, with exponential backoff from 100 ms."),
+
+    /* The schema registry server (seerlog registry). */
+    SL_HOSTPORTS("registry.listen", "127.0.0.1:8081", 0,
+                 "HOST:PORT the registry server listens on."),
+    SL_STRING("registry.advertised.url", "", 0,
+              "URL other registry instances use to forward writes to this one when it leads; "
+              "empty: derived from registry.listen (and TLS)."),
+    SL_STRING("registry.topic", "_schemas", 0,
+              "Compacted single-partition topic holding every schema, config and mode record."),
+    SL_INT("registry.topic.replication.factor", "-1", -1, 32,
+           "Replication factor used when the registry creates its topic; -1: the broker's "
+           "default.replication.factor."),
+    SL_STRING("registry.group.id", "seerlog-registry", 0,
+              "Consumer group through which registry instances sharing a topic elect the one "
+              "that allocates ids; also the stem of its transactional.id."),
+    SL_INT("registry.write.timeout.ms", "10000", 100, 600000,
+           "How long a write waits to be committed to Kafka and read back before it fails."),
+    SL_INT("registry.max.body.bytes", "1048576", 1024, 67108864,
+           "Largest request body accepted; larger ones are refused with 413."),
+    SL_INT("registry.max.connections", "256", 1, 65536,
+           "Most concurrent HTTP connections; more are refused."),
+    SL_STRING("registry.auth.file", "", 0,
+              "File of USER:PASSWORD lines; when set, every request needs HTTP basic "
+              "authentication by one of them."),
+    SL_STRING("registry.tls.cert", "", 0,
+              "Certificate (PEM) to serve HTTPS with; needs registry.tls.key. Empty: HTTP."),
+    SL_STRING("registry.tls.key", "", 0, "Private key (PEM) of registry.tls.cert."),
 };
 
 #define SL_CONF_CNT (sizeof(sl_conf_table) / sizeof(sl_conf_table[0]))
@@ -746,8 +784,8 @@ rd_kafka_conf_t *sl_conf_kafka(const sl_conf_t *conf, char *errstr, size_t errst
 int sl_conf_is_sensitive(const char *name)
 {
         static const char *const words[] = {
-            "password",        "secret", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config",
-            "sasl.jaas.config"};
+            "password",  "secret",          "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config",
+            "user.info", "sasl.jaas.config"};
 
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
                 if (strstr(name, words[i]))
