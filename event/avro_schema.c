@@ -1,9 +1,10 @@
 /*
- * Avro schemas as jansson-parsed trees, and their resolution against NodeStateEvent.
+ * Writer schemas resolved against NodeStateEvent.
  *
  * Avro C's parser drops defaults and its resolver works by position (see
- * ../shared/notes/avro-c.md), so the decoder walks its own tree of the writer schema and reads
- * fields by name into the slots of the reader (sl_slot_defs).
+ * ../shared/notes/avro-c.md), so the decoder walks sl_schema's validated tree of the writer
+ * schema and reads fields by name into the slots of the reader (sl_slot_defs). Resolution runs
+ * once per writer schema and records its decisions in a plan indexed by node id.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 
 #include "event_int.h"
 
-#define SL_SCHEMA_MAX_DEPTH 64
+#define SL_RESOLVE_MAX_DEPTH 100
 
 const sl_slot_def_t sl_slot_defs[SL_SLOT__CNT] = {
     [SL_SLOT_EVENT_ID] = {SL_ROLE_EVENT, "event_id", SL_SK_STRING, 0},
@@ -46,516 +47,6 @@ const sl_slot_def_t sl_slot_defs[SL_SLOT__CNT] = {
     [SL_SLOT_U_DISK_USED] = {SL_ROLE_USAGE, "disk_used", SL_SK_LONG, 0},
     [SL_SLOT_U_SENSORS] = {SL_ROLE_USAGE, "sensors", SL_SK_DOUBLE_MAP, 0},
 };
-
-static const char *const atype_names[] = {
-    [SL_AT_NULL] = "null",   [SL_AT_BOOLEAN] = "boolean", [SL_AT_INT] = "int",
-    [SL_AT_LONG] = "long",   [SL_AT_FLOAT] = "float",     [SL_AT_DOUBLE] = "double",
-    [SL_AT_BYTES] = "bytes", [SL_AT_STRING] = "string",   [SL_AT_RECORD] = "record",
-    [SL_AT_ENUM] = "enum",   [SL_AT_ARRAY] = "array",     [SL_AT_MAP] = "map",
-    [SL_AT_UNION] = "union", [SL_AT_FIXED] = "fixed",
-};
-
-const char *sl_atype_name(sl_atype_t t)
-{
-        return atype_names[t];
-}
-
-typedef struct {
-        sl_aschema_t *schema;
-        char *errstr;
-        size_t errstr_size;
-        sl_err_t err;
-} parse_ctx_t;
-
-__attribute__((format(printf, 2, 3))) static void fail(parse_ctx_t *ctx, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ctx->err)
-                return; /* keep the first error */
-        ctx->err = SL_ERR_SCHEMA;
-        if (ctx->errstr && ctx->errstr_size) {
-                va_start(ap, fmt);
-                vsnprintf(ctx->errstr, ctx->errstr_size, fmt, ap);
-                va_end(ap);
-        }
-}
-
-static sl_anode_t *node_new(parse_ctx_t *ctx, sl_atype_t type)
-{
-        sl_anode_t *n = calloc(1, sizeof(*n));
-
-        if (!n) {
-                fail(ctx, "out of memory");
-                ctx->err = SL_ERR_NOMEM;
-                return NULL;
-        }
-        n->type = type;
-        n->next_alloc = ctx->schema->all;
-        ctx->schema->all = n;
-        return n;
-}
-
-static int primitive_type(const char *name, sl_atype_t *t)
-{
-        for (int i = SL_AT_NULL; i <= SL_AT_STRING; i++) {
-                if (!strcmp(name, atype_names[i])) {
-                        *t = (sl_atype_t)i;
-                        return 1;
-                }
-        }
-        return 0;
-}
-
-/* [A-Za-z_][A-Za-z0-9_]* */
-static int valid_name(const char *s)
-{
-        if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-                return 0;
-        for (s++; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-                      (*s >= '0' && *s <= '9') || *s == '_'))
-                        return 0;
-        return 1;
-}
-
-/* Dotted names: every component a valid name. */
-static int valid_fullname(const char *s)
-{
-        char buf[512];
-        size_t len = strlen(s);
-
-        if (len == 0 || len >= sizeof(buf))
-                return 0;
-        memcpy(buf, s, len + 1);
-        for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok;
-             tok = strtok_r(NULL, ".", &save))
-                if (!valid_name(tok))
-                        return 0;
-        return s[0] != '.' && s[len - 1] != '.' && !strstr(s, "..");
-}
-
-static char *make_fullname(const char *name, const char *ns)
-{
-        char *full;
-        size_t len;
-
-        if (strchr(name, '.') || !ns || !*ns)
-                return strdup(name);
-        len = strlen(ns) + 1 + strlen(name) + 1;
-        full = malloc(len);
-        if (full)
-                snprintf(full, len, "%s.%s", ns, name);
-        return full;
-}
-
-static sl_anode_t *find_named(parse_ctx_t *ctx, const char *fullname)
-{
-        for (sl_anode_t *n = ctx->schema->all; n; n = n->next_alloc)
-                if (n->fullname && !strcmp(n->fullname, fullname))
-                        return n;
-        return NULL;
-}
-
-/* The namespace part of a full name, written into buf. */
-static const char *namespace_of(const char *fullname, char *buf, size_t size)
-{
-        const char *dot = strrchr(fullname, '.');
-
-        if (!dot || (size_t)(dot - fullname) >= size)
-                return "";
-        memcpy(buf, fullname, (size_t)(dot - fullname));
-        buf[dot - fullname] = '\0';
-        return buf;
-}
-
-static sl_anode_t *parse_node(parse_ctx_t *ctx, const json_t *j, const char *ns, int depth);
-
-static sl_anode_t *parse_reference(parse_ctx_t *ctx, const char *name, const char *ns)
-{
-        sl_atype_t t;
-        sl_anode_t *n;
-        char *full;
-
-        if (primitive_type(name, &t))
-                return node_new(ctx, t);
-        full = make_fullname(name, ns);
-        if (!full) {
-                fail(ctx, "out of memory");
-                return NULL;
-        }
-        n = find_named(ctx, full);
-        if (!n && strcmp(full, name))
-                n = find_named(ctx, name); /* a name in the null namespace */
-        if (!n)
-                fail(ctx, "unknown type \"%s\"", name);
-        free(full);
-        return n;
-}
-
-/* Defines a named type's full name; fails on a bad or duplicate name. */
-static int define_name(parse_ctx_t *ctx, sl_anode_t *n, const json_t *j, const char *ns,
-                       const char **nsp, char *nsbuf, size_t nsbuf_size)
-{
-        const char *name = json_string_value(json_object_get(j, "name"));
-        const json_t *jns = json_object_get(j, "namespace");
-
-        if (!name) {
-                fail(ctx, "%s without a \"name\"", sl_atype_name(n->type));
-                return 0;
-        }
-        if (jns && !json_is_string(jns) && !json_is_null(jns)) {
-                fail(ctx, "\"namespace\" of %s is not a string", name);
-                return 0;
-        }
-        if (jns && json_is_string(jns))
-                ns = json_string_value(jns);
-        if (ns && *ns && !valid_fullname(ns)) {
-                fail(ctx, "invalid namespace \"%s\"", ns);
-                return 0;
-        }
-        if (!valid_fullname(name)) {
-                fail(ctx, "invalid name \"%s\"", name);
-                return 0;
-        }
-        n->fullname = make_fullname(name, ns);
-        if (!n->fullname) {
-                fail(ctx, "out of memory");
-                return 0;
-        }
-        for (sl_anode_t *o = ctx->schema->all; o; o = o->next_alloc) {
-                if (o != n && o->fullname && !strcmp(o->fullname, n->fullname)) {
-                        fail(ctx, "type \"%s\" is defined twice", n->fullname);
-                        return 0;
-                }
-        }
-        *nsp = namespace_of(n->fullname, nsbuf, nsbuf_size);
-        return 1;
-}
-
-static sl_anode_t *parse_record(parse_ctx_t *ctx, const json_t *j, const char *ns, int depth)
-{
-        char nsbuf[512];
-        const char *inner_ns;
-        sl_anode_t *n = node_new(ctx, SL_AT_RECORD);
-        const json_t *fields = json_object_get(j, "fields");
-        size_t i;
-        const json_t *f;
-
-        if (!n || !define_name(ctx, n, j, ns, &inner_ns, nsbuf, sizeof(nsbuf)))
-                return NULL;
-        if (!json_is_array(fields)) {
-                fail(ctx, "record %s: \"fields\" is not an array", n->fullname);
-                return NULL;
-        }
-        n->field_cnt = json_array_size(fields);
-        n->fields = calloc(n->field_cnt ? n->field_cnt : 1, sizeof(*n->fields));
-        if (!n->fields) {
-                fail(ctx, "out of memory");
-                return NULL;
-        }
-        json_array_foreach(fields, i, f)
-        {
-                const char *fname = json_string_value(json_object_get(f, "name"));
-                if (!json_is_object(f) || !valid_name(fname)) {
-                        fail(ctx, "record %s: field %zu has no valid \"name\"", n->fullname, i);
-                        return NULL;
-                }
-                for (size_t k = 0; k < i; k++) {
-                        if (!strcmp(n->fields[k].name, fname)) {
-                                fail(ctx, "record %s: field \"%s\" appears twice", n->fullname,
-                                     fname);
-                                return NULL;
-                        }
-                }
-                n->fields[i].name = strdup(fname);
-                n->fields[i].slot = -1;
-                if (!n->fields[i].name) {
-                        fail(ctx, "out of memory");
-                        return NULL;
-                }
-                n->fields[i].type =
-                    parse_node(ctx, json_object_get(f, "type"), inner_ns, depth + 1);
-                if (!n->fields[i].type) {
-                        fail(ctx, "record %s: field \"%s\" has no valid \"type\"", n->fullname,
-                             fname);
-                        return NULL;
-                }
-        }
-        return n;
-}
-
-static sl_anode_t *parse_enum(parse_ctx_t *ctx, const json_t *j, const char *ns)
-{
-        char nsbuf[512];
-        const char *inner_ns;
-        sl_anode_t *n = node_new(ctx, SL_AT_ENUM);
-        const json_t *symbols = json_object_get(j, "symbols");
-        size_t i;
-        const json_t *s;
-
-        if (!n || !define_name(ctx, n, j, ns, &inner_ns, nsbuf, sizeof(nsbuf)))
-                return NULL;
-        if (!json_is_array(symbols) || json_array_size(symbols) == 0) {
-                fail(ctx, "enum %s: \"symbols\" is not a non-empty array", n->fullname);
-                return NULL;
-        }
-        n->symbol_cnt = json_array_size(symbols);
-        n->symbols = calloc(n->symbol_cnt, sizeof(*n->symbols));
-        n->enum_map = calloc(n->symbol_cnt, sizeof(*n->enum_map));
-        if (!n->symbols || !n->enum_map) {
-                fail(ctx, "out of memory");
-                return NULL;
-        }
-        json_array_foreach(symbols, i, s)
-        {
-                const char *sym = json_string_value(s);
-                if (!valid_name(sym)) {
-                        fail(ctx, "enum %s: symbol %zu is not a valid name", n->fullname, i);
-                        return NULL;
-                }
-                for (size_t k = 0; k < i; k++) {
-                        if (!strcmp(n->symbols[k], sym)) {
-                                fail(ctx, "enum %s: symbol \"%s\" appears twice", n->fullname, sym);
-                                return NULL;
-                        }
-                }
-                n->symbols[i] = strdup(sym);
-                if (!n->symbols[i]) {
-                        fail(ctx, "out of memory");
-                        return NULL;
-                }
-        }
-        const json_t *dflt = json_object_get(j, "default");
-        if (dflt) {
-                size_t k;
-                for (k = 0; json_is_string(dflt) && k < n->symbol_cnt; k++)
-                        if (!strcmp(n->symbols[k], json_string_value(dflt)))
-                                break;
-                if (!json_is_string(dflt) || k == n->symbol_cnt) {
-                        fail(ctx, "enum %s: \"default\" is not one of its symbols", n->fullname);
-                        return NULL;
-                }
-        }
-        return n;
-}
-
-static sl_anode_t *parse_fixed(parse_ctx_t *ctx, const json_t *j, const char *ns)
-{
-        char nsbuf[512];
-        const char *inner_ns;
-        sl_anode_t *n = node_new(ctx, SL_AT_FIXED);
-        const json_t *size = json_object_get(j, "size");
-
-        if (!n || !define_name(ctx, n, j, ns, &inner_ns, nsbuf, sizeof(nsbuf)))
-                return NULL;
-        if (!json_is_integer(size) || json_integer_value(size) < 0 ||
-            json_integer_value(size) > (1 << 30)) {
-                fail(ctx, "fixed %s: \"size\" is not a valid size", n->fullname);
-                return NULL;
-        }
-        n->size = (size_t)json_integer_value(size);
-        return n;
-}
-
-/* The identity of a union branch: its type, or its full name for named types. */
-static const char *branch_key(const sl_anode_t *n)
-{
-        return n->fullname ? n->fullname : sl_atype_name(n->type);
-}
-
-static sl_anode_t *parse_union(parse_ctx_t *ctx, const json_t *j, const char *ns, int depth)
-{
-        sl_anode_t *n = node_new(ctx, SL_AT_UNION);
-        size_t i;
-        const json_t *b;
-
-        if (!n)
-                return NULL;
-        n->branch_cnt = json_array_size(j);
-        if (n->branch_cnt == 0) {
-                fail(ctx, "empty union");
-                return NULL;
-        }
-        n->branches = calloc(n->branch_cnt, sizeof(*n->branches));
-        n->branch_ok = calloc(n->branch_cnt, 1);
-        if (!n->branches || !n->branch_ok) {
-                fail(ctx, "out of memory");
-                return NULL;
-        }
-        json_array_foreach(j, i, b)
-        {
-                n->branches[i] = parse_node(ctx, b, ns, depth + 1);
-                if (!n->branches[i])
-                        return NULL;
-                if (n->branches[i]->type == SL_AT_UNION) {
-                        fail(ctx, "a union may not directly contain a union");
-                        return NULL;
-                }
-                for (size_t k = 0; k < i; k++) {
-                        if (!strcmp(branch_key(n->branches[k]), branch_key(n->branches[i]))) {
-                                fail(ctx, "union has two branches of type %s",
-                                     branch_key(n->branches[i]));
-                                return NULL;
-                        }
-                }
-        }
-        return n;
-}
-
-static sl_anode_t *parse_node(parse_ctx_t *ctx, const json_t *j, const char *ns, int depth)
-{
-        const char *type;
-
-        if (ctx->err)
-                return NULL;
-        if (depth > SL_SCHEMA_MAX_DEPTH) {
-                fail(ctx, "schema nests deeper than %d levels", SL_SCHEMA_MAX_DEPTH);
-                return NULL;
-        }
-        if (json_is_string(j))
-                return parse_reference(ctx, json_string_value(j), ns);
-        if (json_is_array(j))
-                return parse_union(ctx, j, ns, depth);
-        if (!json_is_object(j)) {
-                fail(ctx, "a type must be a string, an object or an array");
-                return NULL;
-        }
-        type = json_string_value(json_object_get(j, "type"));
-        if (!type) {
-                /* {"type": {...}} nests a type definition. */
-                const json_t *inner = json_object_get(j, "type");
-                if (json_is_object(inner) || json_is_array(inner))
-                        return parse_node(ctx, inner, ns, depth + 1);
-                fail(ctx, "object without a \"type\"");
-                return NULL;
-        }
-        if (!strcmp(type, "record") || !strcmp(type, "error"))
-                return parse_record(ctx, j, ns, depth);
-        if (!strcmp(type, "enum"))
-                return parse_enum(ctx, j, ns);
-        if (!strcmp(type, "fixed"))
-                return parse_fixed(ctx, j, ns);
-        if (!strcmp(type, "array") || !strcmp(type, "map")) {
-                sl_anode_t *n = node_new(ctx, type[0] == 'a' ? SL_AT_ARRAY : SL_AT_MAP);
-                const json_t *items = json_object_get(j, type[0] == 'a' ? "items" : "values");
-                if (!n)
-                        return NULL;
-                if (!items) {
-                        fail(ctx, "%s without \"%s\"", type, type[0] == 'a' ? "items" : "values");
-                        return NULL;
-                }
-                n->items = parse_node(ctx, items, ns, depth + 1);
-                return n->items ? n : NULL;
-        }
-        return parse_reference(ctx, type, ns);
-}
-
-/* Smallest encoded size, memoised; a node under computation counts as 0 (recursive types). */
-static size_t compute_min_size(sl_anode_t *n)
-{
-        size_t m = 0;
-
-        if (n->min_state)
-                return n->min_state == 2 ? n->min_size : 0;
-        n->min_state = 1;
-        switch (n->type) {
-        case SL_AT_NULL:
-                m = 0;
-                break;
-        case SL_AT_FLOAT:
-                m = 4;
-                break;
-        case SL_AT_DOUBLE:
-                m = 8;
-                break;
-        case SL_AT_FIXED:
-                m = n->size;
-                break;
-        case SL_AT_RECORD:
-                for (size_t i = 0; i < n->field_cnt; i++) {
-                        m += compute_min_size(n->fields[i].type);
-                        if (m > (1u << 30))
-                                m = 1u << 30;
-                }
-                break;
-        case SL_AT_UNION:
-                m = (size_t)1 << 30;
-                for (size_t i = 0; i < n->branch_cnt; i++) {
-                        size_t b = compute_min_size(n->branches[i]);
-                        if (b < m)
-                                m = b;
-                }
-                m += 1;
-                break;
-        case SL_AT_ARRAY:
-        case SL_AT_MAP:
-                compute_min_size(n->items);
-                m = 1;
-                break;
-        default:
-                m = 1; /* boolean, varints, lengths, enum index */
-                break;
-        }
-        n->min_size = m;
-        n->min_state = 2;
-        return m;
-}
-
-sl_err_t sl_aschema_parse(const char *text, sl_aschema_t **schemap, char *errstr,
-                          size_t errstr_size)
-{
-        json_error_t jerr;
-        json_t *root;
-        parse_ctx_t ctx = {.errstr = errstr, .errstr_size = errstr_size};
-
-        *schemap = NULL;
-        if (!text)
-                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "no schema text");
-        root = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
-                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
-                                 "schema is not valid JSON: %s (line %d, column %d)", jerr.text,
-                                 jerr.line, jerr.column);
-        ctx.schema = calloc(1, sizeof(*ctx.schema));
-        if (!ctx.schema) {
-                json_decref(root);
-                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-        }
-        ctx.schema->root = parse_node(&ctx, root, NULL, 0);
-        json_decref(root);
-        if (ctx.err || !ctx.schema->root) {
-                sl_aschema_destroy(ctx.schema);
-                return ctx.err ? ctx.err : SL_ERR_SCHEMA;
-        }
-        for (sl_anode_t *n = ctx.schema->all; n; n = n->next_alloc)
-                compute_min_size(n);
-        *schemap = ctx.schema;
-        return SL_OK;
-}
-
-void sl_aschema_destroy(sl_aschema_t *schema)
-{
-        sl_anode_t *n, *next;
-
-        if (!schema)
-                return;
-        for (n = schema->all; n; n = next) {
-                next = n->next_alloc;
-                for (size_t i = 0; n->fields && i < n->field_cnt; i++)
-                        free(n->fields[i].name);
-                for (size_t i = 0; n->symbols && i < n->symbol_cnt; i++)
-                        free(n->symbols[i]);
-                free(n->fields);
-                free(n->symbols);
-                free(n->enum_map);
-                free(n->branches);
-                free(n->branch_ok);
-                free(n->fullname);
-                free(n);
-        }
-        free(schema);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* The reader: slots and their defaults, taken from the embedded schema's JSON. */
@@ -744,35 +235,36 @@ void sl_reader_clear(sl_reader_t *reader)
 
 typedef struct {
         const sl_reader_t *reader;
+        sl_aschema_t *plan;
         char *errstr;
         size_t errstr_size;
         int depth;
 } resolve_ctx_t;
 
-static sl_err_t resolve_record(resolve_ctx_t *ctx, sl_anode_t *w, sl_role_t role);
+static sl_err_t resolve_record(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_t role);
 
-int sl_slot_accepts(sl_slot_kind_t kind, const sl_anode_t *w)
+static int slot_accepts(sl_slot_kind_t kind, const sl_snode_t *w)
 {
         switch (kind) {
         case SL_SK_STRING:
-                return w->type == SL_AT_STRING || w->type == SL_AT_BYTES;
+                return w->type == SL_SN_STRING || w->type == SL_SN_BYTES;
         case SL_SK_LONG:
-                return w->type == SL_AT_INT || w->type == SL_AT_LONG;
+                return w->type == SL_SN_INT || w->type == SL_SN_LONG;
         case SL_SK_INT:
-                return w->type == SL_AT_INT;
+                return w->type == SL_SN_INT;
         case SL_SK_DOUBLE:
-                return w->type == SL_AT_INT || w->type == SL_AT_LONG || w->type == SL_AT_FLOAT ||
-                       w->type == SL_AT_DOUBLE;
+                return w->type == SL_SN_INT || w->type == SL_SN_LONG || w->type == SL_SN_FLOAT ||
+                       w->type == SL_SN_DOUBLE;
         case SL_SK_ENUM:
-                return w->type == SL_AT_ENUM;
+                return w->type == SL_SN_ENUM;
         case SL_SK_STRING_ARRAY:
         case SL_SK_SERVICE_ARRAY:
-                return w->type == SL_AT_ARRAY;
+                return w->type == SL_SN_ARRAY;
         case SL_SK_STRING_MAP:
         case SL_SK_DOUBLE_MAP:
-                return w->type == SL_AT_MAP;
+                return w->type == SL_SN_MAP;
         case SL_SK_USAGE:
-                return w->type == SL_AT_NULL || w->type == SL_AT_RECORD;
+                return w->type == SL_SN_NULL || w->type == SL_SN_RECORD;
         }
         return 0;
 }
@@ -793,39 +285,64 @@ static const char *const kind_names[] = {
 /* A pseudo-kind for the items of the services array. */
 #define SL_SK_SERVICE_RECORD ((sl_slot_kind_t)100)
 
-static sl_err_t resolve_enum(resolve_ctx_t *ctx, sl_anode_t *w, sl_role_t role, const char *field)
+static sl_err_t claim_role(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_t role)
 {
-        if (w->role != SL_ROLE_NONE && w->role != role)
+        sl_role_t *cur = &ctx->plan->role[w->id];
+
+        if (*cur != SL_ROLE_NONE && *cur != role)
                 return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
-                                 "writer enum %s is used for two different fields", w->fullname);
-        w->role = role;
+                                 "writer type %s is used for two different fields", w->fullname);
+        *cur = role;
+        return SL_OK;
+}
+
+static sl_err_t resolve_enum(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_t role)
+{
+        sl_err_t err = claim_role(ctx, w, role);
+        int *map;
+
+        if (err || ctx->plan->enum_map[w->id])
+                return err;
+        map = calloc(w->symbol_cnt ? w->symbol_cnt : 1, sizeof(*map));
+        if (!map)
+                return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < w->symbol_cnt; i++) {
                 int v = enum_parse(role, w->symbols[i]);
                 /* A symbol this reader does not know reads as the enum's default. */
-                w->enum_map[i] = v >= 0 ? v : ctx->reader->enum_fallback[role];
+                map[i] = v >= 0 ? v : ctx->reader->enum_fallback[role];
         }
+        ctx->plan->enum_map[w->id] = map;
         return SL_OK;
 }
 
 static sl_err_t resolve_type(resolve_ctx_t *ctx, sl_slot_kind_t kind, sl_role_t enum_role,
-                             sl_anode_t *w, const char *field)
+                             const sl_snode_t *w, const char *field)
 {
         sl_err_t err = SL_OK;
 
-        if (++ctx->depth > SL_SCHEMA_MAX_DEPTH) {
+        if (++ctx->depth > SL_RESOLVE_MAX_DEPTH) {
                 ctx->depth--;
                 return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
                                  "field \"%s\": schema nests too deep", field);
         }
-        if (w->type == SL_AT_UNION) {
+        if (w->type == SL_SN_UNION) {
                 size_t ok = 0;
                 char keep[256] = "";
+                unsigned char *branch_ok = ctx->plan->branch_ok[w->id];
+                if (!branch_ok) {
+                        branch_ok = calloc(w->branch_cnt ? w->branch_cnt : 1, 1);
+                        if (!branch_ok) {
+                                ctx->depth--;
+                                return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_NOMEM,
+                                                 "out of memory");
+                        }
+                        ctx->plan->branch_ok[w->id] = branch_ok;
+                }
                 for (size_t i = 0; i < w->branch_cnt; i++) {
-                        w->branch_ok[i] =
-                            !resolve_type(ctx, kind, enum_role, w->branches[i], field);
-                        if (!w->branch_ok[i] && !keep[0] && ctx->errstr)
+                        branch_ok[i] = !resolve_type(ctx, kind, enum_role, w->branches[i], field);
+                        if (!branch_ok[i] && !keep[0] && ctx->errstr)
                                 snprintf(keep, sizeof(keep), "%s", ctx->errstr);
-                        ok += w->branch_ok[i];
+                        ok += branch_ok[i];
                 }
                 if (!ok)
                         err = sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
@@ -833,20 +350,20 @@ static sl_err_t resolve_type(resolve_ctx_t *ctx, sl_slot_kind_t kind, sl_role_t 
                                         " (%s)",
                                         field, keep);
         } else if (kind == SL_SK_SERVICE_RECORD) {
-                if (w->type != SL_AT_RECORD)
+                if (w->type != SL_SN_RECORD)
                         err = sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
                                         "field \"%s\": writer items are %s, not a record", field,
-                                        sl_atype_name(w->type));
+                                        sl_sntype_name(w->type));
                 else
                         err = resolve_record(ctx, w, SL_ROLE_SERVICE);
-        } else if (!sl_slot_accepts(kind, w)) {
+        } else if (!slot_accepts(kind, w)) {
                 err = sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
                                 "field \"%s\": writer type %s cannot be read as %s", field,
-                                sl_atype_name(w->type), kind_names[kind]);
+                                sl_sntype_name(w->type), kind_names[kind]);
         } else {
                 switch (kind) {
                 case SL_SK_ENUM:
-                        err = resolve_enum(ctx, w, enum_role, field);
+                        err = resolve_enum(ctx, w, enum_role);
                         break;
                 case SL_SK_STRING_ARRAY:
                 case SL_SK_STRING_MAP:
@@ -859,7 +376,7 @@ static sl_err_t resolve_type(resolve_ctx_t *ctx, sl_slot_kind_t kind, sl_role_t 
                         err = resolve_type(ctx, SL_SK_SERVICE_RECORD, 0, w->items, field);
                         break;
                 case SL_SK_USAGE:
-                        if (w->type == SL_AT_RECORD)
+                        if (w->type == SL_SN_RECORD)
                                 err = resolve_record(ctx, w, SL_ROLE_USAGE);
                         break;
                 default:
@@ -870,28 +387,31 @@ static sl_err_t resolve_type(resolve_ctx_t *ctx, sl_slot_kind_t kind, sl_role_t 
         return err;
 }
 
-static sl_err_t resolve_record(resolve_ctx_t *ctx, sl_anode_t *w, sl_role_t role)
+static sl_err_t resolve_record(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_t role)
 {
         int present[SL_SLOT__CNT] = {0};
         sl_err_t err;
+        int *slots;
 
-        if (w->role == role)
+        if (ctx->plan->role[w->id] == role)
                 return SL_OK; /* already resolved (a recursive or reused type) */
-        if (w->role != SL_ROLE_NONE)
-                return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
-                                 "writer record %s is used for two different fields", w->fullname);
-        w->role = role;
+        if ((err = claim_role(ctx, w, role)))
+                return err;
+        slots = calloc(w->field_cnt ? w->field_cnt : 1, sizeof(*slots));
+        if (!slots)
+                return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_NOMEM, "out of memory");
+        ctx->plan->slot[w->id] = slots;
         for (size_t i = 0; i < w->field_cnt; i++) {
-                sl_afield_t *f = &w->fields[i];
+                const sl_sfield_t *f = &w->fields[i];
                 int slot = find_slot(role, f->name);
-                f->slot = -1;
+                slots[i] = -1;
                 if (slot < 0)
                         continue; /* a field this reader does not know: skipped */
                 err = resolve_type(ctx, sl_slot_defs[slot].kind, sl_slot_defs[slot].enum_role,
                                    f->type, f->name);
                 if (err)
                         return err;
-                f->slot = slot;
+                slots[i] = slot;
                 present[slot] = 1;
         }
         for (int s = 0; s < SL_SLOT__CNT; s++)
@@ -903,20 +423,130 @@ static sl_err_t resolve_record(resolve_ctx_t *ctx, sl_anode_t *w, sl_role_t role
         return SL_OK;
 }
 
-sl_err_t sl_aschema_resolve(sl_aschema_t *writer, const sl_reader_t *reader, char *errstr,
-                            size_t errstr_size)
+/* Smallest encoded size of every node, memoised; a node in progress counts as 0 (recursion). */
+static size_t min_size(sl_aschema_t *plan, unsigned char *state, const sl_snode_t *n)
 {
-        resolve_ctx_t ctx = {reader, errstr, errstr_size, 0};
-        const sl_anode_t *root = writer->root;
-        const char *dot;
+        size_t m = 0;
 
-        if (root->type != SL_AT_RECORD)
-                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
-                                 "writer schema is a %s, not the NodeStateEvent record",
-                                 sl_atype_name(root->type));
-        dot = strrchr(root->fullname, '.');
-        if (strcmp(dot ? dot + 1 : root->fullname, "NodeStateEvent"))
-                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
-                                 "writer schema is record %s, not NodeStateEvent", root->fullname);
-        return resolve_record(&ctx, writer->root, SL_ROLE_EVENT);
+        if (state[n->id])
+                return state[n->id] == 2 ? plan->min_size[n->id] : 0;
+        state[n->id] = 1;
+        switch (n->type) {
+        case SL_SN_NULL:
+                break;
+        case SL_SN_FLOAT:
+                m = 4;
+                break;
+        case SL_SN_DOUBLE:
+                m = 8;
+                break;
+        case SL_SN_FIXED:
+                m = n->size;
+                break;
+        case SL_SN_RECORD:
+                for (size_t i = 0; i < n->field_cnt; i++) {
+                        m += min_size(plan, state, n->fields[i].type);
+                        if (m > (1u << 30))
+                                m = 1u << 30;
+                }
+                break;
+        case SL_SN_UNION:
+                m = (size_t)1 << 30;
+                for (size_t i = 0; i < n->branch_cnt; i++) {
+                        size_t b = min_size(plan, state, n->branches[i]);
+                        if (b < m)
+                                m = b;
+                }
+                m += 1;
+                break;
+        case SL_SN_ARRAY:
+        case SL_SN_MAP:
+                min_size(plan, state, n->items);
+                m = 1;
+                break;
+        default:
+                m = 1; /* boolean, varints, lengths, enum index */
+                break;
+        }
+        plan->min_size[n->id] = m;
+        state[n->id] = 2;
+        return m;
+}
+
+void sl_aschema_destroy(sl_aschema_t *plan)
+{
+        if (!plan)
+                return;
+        for (size_t i = 0; plan->schema && i < plan->schema->node_cnt; i++) {
+                if (plan->slot)
+                        free(plan->slot[i]);
+                if (plan->enum_map)
+                        free(plan->enum_map[i]);
+                if (plan->branch_ok)
+                        free(plan->branch_ok[i]);
+        }
+        free(plan->role);
+        free(plan->slot);
+        free(plan->enum_map);
+        free(plan->branch_ok);
+        free(plan->min_size);
+        sl_schema_destroy(plan->schema);
+        free(plan);
+}
+
+sl_err_t sl_aschema_new(const char *text, const sl_reader_t *reader, sl_aschema_t **writerp,
+                        char *errstr, size_t errstr_size)
+{
+        sl_aschema_t *plan;
+        resolve_ctx_t ctx = {reader, NULL, errstr, errstr_size, 0};
+        const sl_snode_t *root;
+        unsigned char *state;
+        sl_err_t err;
+        size_t n;
+
+        *writerp = NULL;
+        plan = calloc(1, sizeof(*plan));
+        if (!plan)
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        if ((err = sl_schema_parse(text, &plan->schema, errstr, errstr_size))) {
+                free(plan);
+                return err;
+        }
+        n = plan->schema->node_cnt ? plan->schema->node_cnt : 1;
+        plan->role = calloc(n, sizeof(*plan->role));
+        plan->slot = calloc(n, sizeof(*plan->slot));
+        plan->enum_map = calloc(n, sizeof(*plan->enum_map));
+        plan->branch_ok = calloc(n, sizeof(*plan->branch_ok));
+        plan->min_size = calloc(n, sizeof(*plan->min_size));
+        state = calloc(n, 1);
+        if (!plan->role || !plan->slot || !plan->enum_map || !plan->branch_ok || !plan->min_size ||
+            !state) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto done;
+        }
+        for (size_t i = 0; i < plan->schema->node_cnt; i++)
+                min_size(plan, state, plan->schema->nodes[i]);
+
+        root = plan->schema->top;
+        if (root->type != SL_SN_RECORD) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
+                                "writer schema is a %s, not the NodeStateEvent record",
+                                sl_sntype_name(root->type));
+                goto done;
+        }
+        if (strcmp(root->name, "NodeStateEvent")) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
+                                "writer schema is record %s, not NodeStateEvent", root->fullname);
+                goto done;
+        }
+        ctx.plan = plan;
+        err = resolve_record(&ctx, root, SL_ROLE_EVENT);
+
+done:
+        free(state);
+        if (err)
+                sl_aschema_destroy(plan);
+        else
+                *writerp = plan;
+        return err;
 }

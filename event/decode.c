@@ -17,6 +17,7 @@ typedef struct {
         const uint8_t *start, *p, *end;
         sl_event_t *ev;
         const sl_reader_t *reader;
+        const sl_aschema_t *plan;
         const char *field; /* the reader field being read, for messages */
         int depth;
         char *errstr;
@@ -104,12 +105,12 @@ static sl_err_t rd_fixed(dec_t *d, void *out, size_t n)
 }
 
 /* The item count of the next array or map block; 0 ends the sequence. */
-static sl_err_t rd_block(dec_t *d, const sl_anode_t *w, size_t *cntp)
+static sl_err_t rd_block(dec_t *d, const sl_snode_t *w, size_t *cntp)
 {
         int64_t cnt, size;
         sl_err_t err = rd_long(d, &cnt);
         /* A map entry also carries its key (at least one byte). */
-        size_t min = w->items->min_size + (w->type == SL_AT_MAP);
+        size_t min = d->plan->min_size[w->items->id] + (w->type == SL_SN_MAP);
         size_t left;
 
         if (err)
@@ -162,29 +163,29 @@ static sl_err_t rd_text(dec_t *d, const char **sp, size_t *lenp)
 }
 
 /* Steps into the branch a union value takes, if @p w is a union. */
-static sl_err_t rd_branch(dec_t *d, const sl_anode_t **wp)
+static sl_err_t rd_branch(dec_t *d, const sl_snode_t **wp)
 {
-        const sl_anode_t *w = *wp;
+        const sl_snode_t *w = *wp;
         int64_t idx;
         sl_err_t err;
 
-        if (w->type != SL_AT_UNION)
+        if (w->type != SL_SN_UNION)
                 return SL_OK;
         if ((err = rd_long(d, &idx)))
                 return err;
         if (idx < 0 || (uint64_t)idx >= w->branch_cnt)
                 return derr(d, SL_ERR_BAD_ENUM, "union index %lld outside 0..%zu", (long long)idx,
                             w->branch_cnt - 1);
-        if (!w->branch_ok[idx])
+        if (!d->plan->branch_ok[w->id] || !d->plan->branch_ok[w->id][idx])
                 return derr(d, SL_ERR_SCHEMA,
                             "writer wrote union branch %s, which this reader"
                             " cannot read",
-                            sl_atype_name(w->branches[idx]->type));
+                            sl_sntype_name(w->branches[idx]->type));
         *wp = w->branches[idx];
         return SL_OK;
 }
 
-static sl_err_t skip(dec_t *d, const sl_anode_t *w)
+static sl_err_t skip(dec_t *d, const sl_snode_t *w)
 {
         int64_t v;
         size_t n;
@@ -196,37 +197,37 @@ static sl_err_t skip(dec_t *d, const sl_anode_t *w)
                             SL_DECODE_MAX_DEPTH);
         }
         switch (w->type) {
-        case SL_AT_NULL:
+        case SL_SN_NULL:
                 break;
-        case SL_AT_BOOLEAN:
+        case SL_SN_BOOLEAN:
                 err = rd_fixed(d, NULL, 1);
                 break;
-        case SL_AT_INT:
+        case SL_SN_INT:
                 err = rd_int(d, &v);
                 break;
-        case SL_AT_LONG:
+        case SL_SN_LONG:
                 err = rd_long(d, &v);
                 break;
-        case SL_AT_FLOAT:
+        case SL_SN_FLOAT:
                 err = rd_fixed(d, NULL, 4);
                 break;
-        case SL_AT_DOUBLE:
+        case SL_SN_DOUBLE:
                 err = rd_fixed(d, NULL, 8);
                 break;
-        case SL_AT_BYTES:
-        case SL_AT_STRING:
+        case SL_SN_BYTES:
+        case SL_SN_STRING:
                 if (!(err = rd_len(d, &n)))
                         d->p += n;
                 break;
-        case SL_AT_FIXED:
+        case SL_SN_FIXED:
                 err = rd_fixed(d, NULL, w->size);
                 break;
-        case SL_AT_ENUM:
+        case SL_SN_ENUM:
                 if (!(err = rd_long(d, &v)) && (v < 0 || (uint64_t)v >= w->symbol_cnt))
                         err = derr(d, SL_ERR_BAD_ENUM, "enum index %lld outside 0..%zu",
                                    (long long)v, w->symbol_cnt - 1);
                 break;
-        case SL_AT_UNION:
+        case SL_SN_UNION:
                 if (!(err = rd_long(d, &v))) {
                         if (v < 0 || (uint64_t)v >= w->branch_cnt)
                                 err = derr(d, SL_ERR_BAD_ENUM, "union index %lld outside 0..%zu",
@@ -235,18 +236,18 @@ static sl_err_t skip(dec_t *d, const sl_anode_t *w)
                                 err = skip(d, w->branches[v]);
                 }
                 break;
-        case SL_AT_RECORD:
+        case SL_SN_RECORD:
                 for (size_t i = 0; !err && i < w->field_cnt; i++)
                         err = skip(d, w->fields[i].type);
                 break;
-        case SL_AT_ARRAY:
-        case SL_AT_MAP:
+        case SL_SN_ARRAY:
+        case SL_SN_MAP:
                 for (;;) {
                         if ((err = rd_block(d, w, &n)) || n == 0)
                                 break;
                         for (size_t i = 0; !err && i < n; i++) {
                                 size_t klen;
-                                if (w->type == SL_AT_MAP && !(err = rd_len(d, &klen)))
+                                if (w->type == SL_SN_MAP && !(err = rd_len(d, &klen)))
                                         d->p += klen;
                                 if (!err)
                                         err = skip(d, w->items);
@@ -260,7 +261,7 @@ static sl_err_t skip(dec_t *d, const sl_anode_t *w)
         return err;
 }
 
-static sl_err_t rd_string(dec_t *d, const sl_anode_t *w, const char **out)
+static sl_err_t rd_string(dec_t *d, const sl_snode_t *w, const char **out)
 {
         const char *s;
         size_t len;
@@ -300,7 +301,7 @@ static sl_err_t rd_ieee(dec_t *d, size_t size, double *out)
 }
 
 /* Reads an int or long into @p iv, or any number (with Avro's promotions) into @p dv. */
-static sl_err_t rd_number(dec_t *d, const sl_anode_t *w, int64_t *iv, double *dv)
+static sl_err_t rd_number(dec_t *d, const sl_snode_t *w, int64_t *iv, double *dv)
 {
         sl_err_t err = rd_branch(d, &w);
         int64_t v = 0;
@@ -309,23 +310,23 @@ static sl_err_t rd_number(dec_t *d, const sl_anode_t *w, int64_t *iv, double *dv
         if (err)
                 return err;
         switch (w->type) {
-        case SL_AT_INT:
-        case SL_AT_LONG:
-                err = w->type == SL_AT_INT ? rd_int(d, &v) : rd_long(d, &v);
+        case SL_SN_INT:
+        case SL_SN_LONG:
+                err = w->type == SL_SN_INT ? rd_int(d, &v) : rd_long(d, &v);
                 x = (double)v;
                 break;
-        case SL_AT_FLOAT:
-        case SL_AT_DOUBLE:
+        case SL_SN_FLOAT:
+        case SL_SN_DOUBLE:
                 if (iv)
                         return derr(d, SL_ERR_SCHEMA,
                                     "writer type %s cannot be read as an"
                                     " integer",
-                                    sl_atype_name(w->type));
-                err = rd_ieee(d, w->type == SL_AT_FLOAT ? 4 : 8, &x);
+                                    sl_sntype_name(w->type));
+                err = rd_ieee(d, w->type == SL_SN_FLOAT ? 4 : 8, &x);
                 break;
         default:
                 return derr(d, SL_ERR_SCHEMA, "writer type %s is not a number",
-                            sl_atype_name(w->type));
+                            sl_sntype_name(w->type));
         }
         if (err)
                 return err;
@@ -336,7 +337,7 @@ static sl_err_t rd_number(dec_t *d, const sl_anode_t *w, int64_t *iv, double *dv
         return SL_OK;
 }
 
-static sl_err_t rd_enum(dec_t *d, const sl_anode_t *w, int *out)
+static sl_err_t rd_enum(dec_t *d, const sl_snode_t *w, int *out)
 {
         int64_t idx;
         sl_err_t err = rd_branch(d, &w);
@@ -346,12 +347,12 @@ static sl_err_t rd_enum(dec_t *d, const sl_anode_t *w, int *out)
         if (idx < 0 || (uint64_t)idx >= w->symbol_cnt)
                 return derr(d, SL_ERR_BAD_ENUM, "enum index %lld outside the writer's %zu symbols",
                             (long long)idx, w->symbol_cnt);
-        *out = w->enum_map[idx];
+        *out = d->plan->enum_map[w->id][idx];
         return SL_OK;
 }
 
 /* Reads a map<string> or map<double> (per @p kind) into the event. */
-static sl_err_t rd_map(dec_t *d, const sl_anode_t *w, sl_slot_kind_t kind, sl_kv_t **kvs,
+static sl_err_t rd_map(dec_t *d, const sl_snode_t *w, sl_slot_kind_t kind, sl_kv_t **kvs,
                        size_t *cnt, size_t *cap)
 {
         size_t n;
@@ -362,7 +363,7 @@ static sl_err_t rd_map(dec_t *d, const sl_anode_t *w, sl_slot_kind_t kind, sl_kv
                         const char *k, *v;
                         size_t klen, vlen;
                         double x;
-                        const sl_anode_t *vw = w->items;
+                        const sl_snode_t *vw = w->items;
                         if ((err = rd_text(d, &k, &klen)))
                                 break;
                         if (kind == SL_SK_DOUBLE_MAP) {
@@ -378,9 +379,9 @@ static sl_err_t rd_map(dec_t *d, const sl_anode_t *w, sl_slot_kind_t kind, sl_kv
         return err;
 }
 
-static sl_err_t rd_record(dec_t *d, const sl_anode_t *w);
+static sl_err_t rd_record(dec_t *d, const sl_snode_t *w);
 
-static sl_err_t rd_slot(dec_t *d, int slot, const sl_anode_t *w)
+static sl_err_t rd_slot(dec_t *d, int slot, const sl_snode_t *w)
 {
         sl_event_t *ev = d->ev;
         sl_event_caps_t *caps = sl_event_caps(ev);
@@ -460,7 +461,7 @@ static sl_err_t rd_slot(dec_t *d, int slot, const sl_anode_t *w)
                         break;
                 while (!(err = rd_block(d, w, &n)) && n > 0) {
                         for (size_t i = 0; !err && i < n; i++) {
-                                const sl_anode_t *item = w->items;
+                                const sl_snode_t *item = w->items;
                                 if ((err = rd_branch(d, &item)))
                                         break;
                                 if (sl_event_add_service(ev, ""))
@@ -472,7 +473,7 @@ static sl_err_t rd_slot(dec_t *d, int slot, const sl_anode_t *w)
                 }
                 break;
         case SL_SLOT_USAGE:
-                if ((err = rd_branch(d, &w)) || w->type == SL_AT_NULL)
+                if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
                         break;
                 ev->has_usage = 1;
                 err = rd_record(d, w);
@@ -528,17 +529,20 @@ static sl_err_t rd_slot(dec_t *d, int slot, const sl_anode_t *w)
         return err;
 }
 
-static sl_err_t rd_record(dec_t *d, const sl_anode_t *w)
+static sl_err_t rd_record(dec_t *d, const sl_snode_t *w)
 {
+        const int *slots = d->plan->slot[w->id];
         sl_err_t err = SL_OK;
 
+        if (!slots) /* resolution reaches every record it lets through; never trust that blindly */
+                return derr(d, SL_ERR_SCHEMA, "record %s was not resolved", w->fullname);
         if (++d->depth > SL_DECODE_MAX_DEPTH) {
                 d->depth--;
                 return derr(d, SL_ERR_BAD_LENGTH, "values nest too deep");
         }
         for (size_t i = 0; !err && i < w->field_cnt; i++) {
-                const sl_afield_t *f = &w->fields[i];
-                err = f->slot < 0 ? skip(d, f->type) : rd_slot(d, f->slot, f->type);
+                const sl_sfield_t *f = &w->fields[i];
+                err = slots[i] < 0 ? skip(d, f->type) : rd_slot(d, slots[i], f->type);
         }
         d->depth--;
         return err;
@@ -589,13 +593,14 @@ sl_err_t sl_avro_decode(const sl_aschema_t *writer, const sl_reader_t *reader, c
                    .end = data + len,
                    .ev = ev,
                    .reader = reader,
+                   .plan = writer,
                    .errstr = errstr,
                    .errstr_size = errstr_size};
         sl_err_t err;
 
         if ((err = apply_defaults(ev, reader)))
                 return sl_seterr(errstr, errstr_size, err, "out of memory");
-        if ((err = rd_record(&d, writer->root)))
+        if ((err = rd_record(&d, writer->schema->top)))
                 return err;
         if (d.p != d.end) {
                 d.field = NULL;

@@ -159,14 +159,8 @@ sl_err_t sl_codec_add_schema(sl_codec_t *c, int32_t schema_id, const char *text,
         if (schema_id < 1)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "schema id must be 1..2147483647, not %d", schema_id);
-        if ((err = sl_aschema_parse(text, &schema, msg, sizeof(msg))) ||
-            (err = sl_aschema_resolve(schema, &c->reader, msg, sizeof(msg)))) {
-                if (!err)
-                        sl_aschema_destroy(schema);
-                else if (schema)
-                        sl_aschema_destroy(schema);
+        if ((err = sl_aschema_new(text, &c->reader, &schema, msg, sizeof(msg))))
                 return sl_seterr(errstr, errstr_size, err, "schema id %d: %s", schema_id, msg);
-        }
         for (size_t i = 0; i < c->writer_cnt; i++) {
                 if (c->writers[i].id == schema_id) {
                         sl_aschema_destroy(c->writers[i].schema);

@@ -30,32 +30,9 @@ sl_err_t sl_event_sensor_put(sl_event_t *ev, const char *name, size_t name_len, 
 /* 1 if s[0..len) is valid UTF-8 without NUL bytes. */
 int sl_utf8_valid(const char *s, size_t len);
 
-/* ---- Avro schemas parsed with jansson (Avro C drops defaults and cannot resolve by name) ---- */
+/* ---- Writer schemas: sl_schema's validated tree plus a decode plan ---- */
 
-typedef enum {
-        SL_AT_NULL,
-        SL_AT_BOOLEAN,
-        SL_AT_INT,
-        SL_AT_LONG,
-        SL_AT_FLOAT,
-        SL_AT_DOUBLE,
-        SL_AT_BYTES,
-        SL_AT_STRING,
-        SL_AT_RECORD,
-        SL_AT_ENUM,
-        SL_AT_ARRAY,
-        SL_AT_MAP,
-        SL_AT_UNION,
-        SL_AT_FIXED,
-} sl_atype_t;
-
-typedef struct sl_anode_s sl_anode_t;
-
-typedef struct {
-        char *name;
-        sl_anode_t *type;
-        int slot; /* reader slot this writer field fills, or -1 to skip */
-} sl_afield_t;
+#include "sl_schema_tree.h"
 
 /* Reader roles a writer record or enum can be resolved as. */
 typedef enum {
@@ -68,34 +45,18 @@ typedef enum {
         SL_ROLE_SOURCE,
 } sl_role_t;
 
-struct sl_anode_s {
-        sl_atype_t type;
-        char *fullname; /* named types */
-        sl_afield_t *fields;
-        size_t field_cnt;
-        char **symbols;
-        size_t symbol_cnt;
-        int *enum_map;         /* writer symbol index -> reader enum value (for role) */
-        sl_anode_t *items;     /* array items, map values */
-        sl_anode_t **branches; /* union */
-        size_t branch_cnt;
-        unsigned char *branch_ok; /* union: branch readable by the reader (set by resolution) */
-        size_t size;              /* fixed */
-        size_t min_size;          /* smallest encoding in bytes, bounds block counts */
-        int min_state;            /* 0 not computed, 1 in progress, 2 done */
-        sl_role_t role;           /* set by resolution */
-        sl_anode_t *next_alloc;
-};
-
+/*
+ * How to decode records written with one writer schema: the schema (parsed and validated by
+ * sl_schema) and, per node id, what resolution against the reader decided.
+ */
 typedef struct {
-        sl_anode_t *root;
-        sl_anode_t *all; /* every node, for freeing */
+        sl_schema_t *schema;
+        sl_role_t *role;           /* records and enums: the reader role they were resolved as */
+        int **slot;                /* records: per field, the reader slot it fills, or -1 */
+        int **enum_map;            /* enums: writer symbol index -> reader enum value */
+        unsigned char **branch_ok; /* unions: branch readable by the reader */
+        size_t *min_size;          /* smallest encoding in bytes, bounds block counts */
 } sl_aschema_t;
-
-sl_err_t sl_aschema_parse(const char *text, sl_aschema_t **schemap, char *errstr,
-                          size_t errstr_size);
-void sl_aschema_destroy(sl_aschema_t *schema);
-const char *sl_atype_name(sl_atype_t t);
 
 /* ---- The reader side: NodeStateEvent v1 as slots ---- */
 
@@ -167,11 +128,13 @@ typedef struct {
 sl_err_t sl_reader_load(sl_reader_t *reader, char *errstr, size_t errstr_size);
 void sl_reader_clear(sl_reader_t *reader);
 
-/* Resolves a writer schema against the reader: assigns slots, builds enum maps, checks types. */
-sl_err_t sl_aschema_resolve(sl_aschema_t *writer, const sl_reader_t *reader, char *errstr,
-                            size_t errstr_size);
-/* 1 if writer node @p w (not a union) can fill a slot of kind @p kind. */
-int sl_slot_accepts(sl_slot_kind_t kind, const sl_anode_t *w);
+/*
+ * Parses and validates @p text (sl_schema_parse) and resolves it against the reader: assigns
+ * slots, builds enum maps, checks types. Free with sl_aschema_destroy().
+ */
+sl_err_t sl_aschema_new(const char *text, const sl_reader_t *reader, sl_aschema_t **writerp,
+                        char *errstr, size_t errstr_size);
+void sl_aschema_destroy(sl_aschema_t *writer);
 
 /* Decodes an Avro body written with @p writer (resolved) into @p ev. */
 sl_err_t sl_avro_decode(const sl_aschema_t *writer, const sl_reader_t *reader, const uint8_t *data,

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "schema_int.h"
+#include "sl_schema_tree.h"
 
 /* Pairs checked within each other (records nest through names, so the text's depth is no bound). */
 #define SL_COMPAT_MAX_DEPTH 1000

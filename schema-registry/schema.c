@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema_int.h"
+#include "sl_schema_tree.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small shared helpers */

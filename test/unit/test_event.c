@@ -504,7 +504,10 @@ Test(event, unreadable_writer_schemas_are_rejected_up_front)
              "{\"name\":\"a\",\"type\":\"Nope\"}]}",
              "unknown type"},
             {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "appears twice"},
-            {"{\"type\":\"record\",\"name\":\"9bad\",\"fields\":[]}", "invalid name"},
+            {"{\"type\":\"record\",\"name\":\"9bad\",\"fields\":[]}", "not a valid name"},
+            {"{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"fields\":["
+             "{\"name\":\"cluster\",\"type\":\"string\",\"default\":5}]}",
+             "default"},
             {"{not json", "not valid JSON"},
         };
 

@@ -1,9 +1,15 @@
-/*
- * Internals of sl_schema: the parsed tree that schema.c builds and compat.c walks.
- * Nothing outside schema-registry/schema.c and compat.c includes this.
+/**
+ * @file sl_schema_tree.h
+ * @brief The parsed, validated tree of an sl_schema_t, for code that walks schemas: the
+ *        compatibility checker (compat.c) and the event decoder (event/), which resolves writer
+ *        schemas against its reader on this tree.
+ *
+ * Read-only for everyone but schema.c: a parsed schema is immutable and may be shared between
+ * threads. Per-schema state of a walker (a decode plan, memo tables) belongs in arrays indexed by
+ * sl_snode_t.id (0 .. sl_schema_t.node_cnt - 1), never in the nodes.
  */
-#ifndef SL_SCHEMA_INT_H
-#define SL_SCHEMA_INT_H
+#ifndef SL_SCHEMA_TREE_H
+#define SL_SCHEMA_TREE_H
 
 #include <stddef.h>
 
