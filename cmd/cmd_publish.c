@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "sl_event.h"
+#include "sl_registry.h"
 
 static int sl_publish_run(sl_cli_t *cli);
 
@@ -27,13 +28,16 @@ static const sl_opt_t sl_publish_opts[] = {
     {"seq", 0, "N", 0, "Sequence number within the incarnation (default 0)"},
     {"json", 0, NULL, 0, "Read the event as one JSON object from stdin"},
     {"timeout-ms", 0, "MS", 0, "How long to wait for the delivery report (default 30000)"},
+    {"auto-register", 0, NULL, 0,
+     "Register the built-in schema under TOPIC-value and write the id the registry returns"},
     {0},
 };
 
 const sl_cmd_t sl_cmd_publish = {
     .name = "publish",
     .summary = "Publish one NodeStateEvent to a topic",
-    .usage = "--topic TOPIC [--node ID --type TYPE --region REGION ...] [--json] [options]",
+    .usage = "--topic TOPIC [--node ID --type TYPE --region REGION ...] [--json] "
+             "[--auto-register] [options]",
     .description =
         "Builds one event from the options, or with --json from a JSON object on stdin (the\n"
         "shape 'seerlog tail' prints; its _topic, _partition and _offset fields are ignored, and\n"
@@ -45,13 +49,19 @@ const sl_cmd_t sl_cmd_publish = {
         "TOPIC/PARTITION@OFFSET; exits 1 with librdkafka's error when delivery fails or is not\n"
         "confirmed within --timeout-ms.\n"
         "\n"
+        "With --auto-register, first registers the built-in schema with the schema registry at\n"
+        "registry.url (--registry) under the subject TOPIC-value (Confluent's\n"
+        "TopicNameStrategy, what other clients look up), which checks it against the subject's\n"
+        "compatibility level, and writes the id the registry returns instead of schema.id.\n"
+        "Registering a schema the subject already has is harmless and returns its id. Exits 1\n"
+        "with the registry's message when registration fails (e.g. an incompatible schema).\n"
+        "\n"
         "librdkafka defaults, which -X overrides: enable.idempotence=true, acks=all,\n"
         "partitioner=murmur2_random, message.timeout.ms=the --timeout-ms value.\n"
         "\n"
         "Not yet (issue 4): this is a direct, one-shot producer for tests and scripts. There is\n"
-        "no durable outbox (an event not yet delivered is lost if seerlog dies), the schema is\n"
-        "not registered with or checked against the schema registry (records simply carry\n"
-        "schema.id), and there is no topic routing (the event goes to --topic).\n",
+        "no durable outbox (an event not yet delivered is lost if seerlog dies), and there is no\n"
+        "topic routing (the event goes to --topic).\n",
     .opts = sl_publish_opts,
     .run = sl_publish_run,
 };
@@ -284,6 +294,32 @@ done:
         return ret;
 }
 
+/* --auto-register: the id of the built-in schema under TOPIC-value. @returns 0 or an exit code. */
+static int sl_publish_register(sl_cli_t *cli, const char *topic, int32_t *idp)
+{
+        sl_registry_client_t *registry;
+        char errstr[512], *subject = NULL;
+        sl_err_t err;
+        int ret = SL_EXIT_OK;
+
+        if (!(registry = sl_registry_client_new(sl_cli_conf(cli), errstr, sizeof(errstr))))
+                return sl_cli_usage_error(cli, "%s", errstr);
+        if (asprintf(&subject, "%s-value", topic) < 0) {
+                subject = NULL;
+                ret = sl_cli_fail(cli, "out of memory");
+                goto done;
+        }
+        if ((err = sl_registry_register(registry, subject, sl_event_schema_text(), 0, idp, errstr,
+                                        sizeof(errstr))))
+                ret = sl_cli_fail(cli, "registering the schema under subject %s: %s: %s", subject,
+                                  sl_err_str(err), errstr);
+
+done:
+        free(subject);
+        sl_registry_client_destroy(registry);
+        return ret;
+}
+
 static int sl_publish_run(sl_cli_t *cli)
 {
         const char *topic = sl_cli_str(cli, "topic");
@@ -306,6 +342,9 @@ static int sl_publish_run(sl_cli_t *cli)
                 ret = sl_cli_usage_error(cli, "invalid event: %s", errstr);
                 goto done;
         }
+        if (sl_cli_count(cli, "auto-register") &&
+            (ret = sl_publish_register(cli, topic, &schema_id)))
+                goto done;
         if (!(codec = sl_codec_new(schema_id, errstr, sizeof(errstr)))) {
                 ret = sl_cli_fail(cli, "%s", errstr);
                 goto done;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "sl_event.h"
+#include "sl_registry.h"
 
 static int sl_tail_run(sl_cli_t *cli);
 
@@ -39,9 +40,12 @@ const sl_cmd_t sl_cmd_tail = {
         "has no committed offset it starts at the beginning with --from-beginning, else at the\n"
         "end (librdkafka's auto.offset.reset, which -X overrides).\n"
         "\n"
-        "Records are decoded with the writer schema schema.id, which is the built-in schema; a\n"
-        "record written with another schema id, or one that cannot be decoded, prints\n"
-        "'TOPIC/PARTITION@OFFSET: error' on stderr and tail goes on.\n"
+        "Each record is decoded with the writer schema whose id it carries, into the fields of\n"
+        "the built-in schema (fields by name, unknown enum symbols as 'unknown'): schema.id is\n"
+        "the built-in schema itself; any other id is fetched from the schema registry at\n"
+        "registry.url (--registry) the first time it is seen. A record whose writer schema\n"
+        "cannot be had, or that cannot be decoded, prints 'TOPIC/PARTITION@OFFSET: error' on\n"
+        "stderr and tail goes on.\n"
         "\n"
         "Runs until --count events were printed, --timeout-ms passed without a record, or\n"
         "SIGINT/SIGTERM; then closes the consumer (leaving the group) and exits 0.\n",
@@ -199,6 +203,7 @@ static int sl_tail_run(sl_cli_t *cli)
                                          NULL};
         rd_kafka_conf_t *rk_conf;
         rd_kafka_t *rk = NULL;
+        sl_registry_client_t *registry = NULL;
         sl_codec_t *codec = NULL;
         sl_event_t *ev = NULL;
         int64_t count, timeout_ms, printed = 0, last;
@@ -212,6 +217,12 @@ static int sl_tail_run(sl_cli_t *cli)
                 return sl_cli_usage_error(cli, "--group: expected a non-empty ID");
         if (!(codec = sl_codec_new(schema_id, errstr, sizeof(errstr))))
                 return sl_cli_fail(cli, "%s", errstr);
+        /* Only contacted for a schema id the codec does not know. */
+        if (!(registry = sl_registry_client_new(sl_cli_conf(cli), errstr, sizeof(errstr)))) {
+                ret = sl_cli_usage_error(cli, "%s", errstr);
+                goto done;
+        }
+        sl_codec_set_fetch_cb(codec, sl_registry_fetch_cb, registry);
         if (!(ev = sl_event_new())) {
                 ret = sl_cli_fail(cli, "out of memory");
                 goto done;
@@ -277,5 +288,6 @@ done:
         }
         sl_event_destroy(ev);
         sl_codec_destroy(codec);
+        sl_registry_client_destroy(registry);
         return ret;
 }

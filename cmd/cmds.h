@@ -9,5 +9,6 @@ extern const sl_cmd_t sl_cmd_config;
 extern const sl_cmd_t sl_cmd_schema;
 extern const sl_cmd_t sl_cmd_publish;
 extern const sl_cmd_t sl_cmd_tail;
+extern const sl_cmd_t sl_cmd_registry;
 
 #endif

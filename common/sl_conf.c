@@ -26,8 +26,9 @@ static const sl_conf_prop_t sl_conf_table[] = {
                  "Kafka brokers to bootstrap from. Also given to librdkafka."),
     SL_URL("registry.url", "http://127.0.0.1:8081", "Base URL of the schema registry."),
     SL_INT("schema.id", "1", 1, INT32_MAX,
-           "Registry id of the NodeStateEvent schema: records are written with it, and until the "
-           "registry client exists it is the id under which the built-in schema is known."),
+           "Registry id of the NodeStateEvent schema: records are written with it (unless "
+           "publish --auto-register asks the registry), and it is the id under which the "
+           "built-in schema is known without asking the registry."),
     SL_ENUM("log.level", "info", "error|warn|info|debug",
             "Least severe message that seerlog logs, librdkafka's included."),
 

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# seerlog registry: see test_registry_cluster.py.
+exec bash "$(dirname "${BASH_SOURCE[0]}")/test-registry-common.sh" test_registry_cluster.py
