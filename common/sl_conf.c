@@ -43,6 +43,67 @@ static const sl_conf_prop_t sl_conf_table[] = {
            "Retries of a registry request that failed with a timeout, a connection error or a "
            "5xx answer, with exponential backoff from 100 ms."),
 
+    /* Producing events (seerlog agent, publish, simulate, bench produce). */
+    SL_STRING("topic.template", "seerlog.state.{region}.{type}", 0,
+              "Topic of a node's events; {region} and {type} are replaced by the node's. A "
+              "template without placeholders puts every event in one topic."),
+    SL_BOOL("topic.create", "true",
+            "Create a topic through the admin API the first time it is used (else the operator "
+            "creates it, or the broker auto-creates it)."),
+    SL_INT("topic.partitions", "6", 1, 100000, "Partitions of a topic seerlog creates."),
+    SL_INT("topic.replication.factor", "-1", -1, 32,
+           "Replication factor of a topic seerlog creates; -1: the broker's "
+           "default.replication.factor."),
+    SL_ENUM("schema.mode", "register", "register|lookup|fixed",
+            "How a producer gets the event schema's id: register it under <topic>-value, "
+            "look it up there (it must be registered already), or use schema.id as is."),
+    SL_BOOL("outbox.enable", "true",
+            "Write every accepted event to the durable outbox before producing it, and remove "
+            "it only on Kafka's delivery report."),
+    SL_STRING("outbox.dir", "", 0,
+              "Directory of the outbox (an LMDB environment); empty: "
+              "$XDG_STATE_HOME/seerlog/outbox, or ~/.local/state/seerlog/outbox."),
+    SL_INT("outbox.max.bytes", "1073741824", 1048576, INT64_MAX,
+           "Largest size the outbox may grow to (LMDB map size); publishing fails when full."),
+    SL_INT("delivery.timeout.ms", "0", 0, INT32_MAX,
+           "How long librdkafka keeps trying one record (message.timeout.ms); 0: forever. "
+           "With the outbox a failed record is produced again later anyway."),
+
+    /* The node agent (seerlog agent). */
+    SL_STRING("node.id", "", 0, "The node's id (the record key); empty: the hostname."),
+    SL_STRING("node.type", "", 0,
+              "The node's role: auth, hoarder, monkey, patrick, seer, substrate, tns, gateway, "
+              "or any other name."),
+    SL_STRING("node.region", "", 0, "Region the node runs in."),
+    SL_STRING("node.cluster", "", 0, "Cluster within the region, if any."),
+    SL_STRING("node.labels", "", 0, "Labels, as key=value[,key=value...]."),
+    SL_STRING("node.services", "", 0,
+              "Services the node runs, as name[;key=value...][,name...]; a file named by "
+              "node.services.file is read again on every check, so edits are announced."),
+    SL_STRING("node.services.file", "", 0,
+              "File with one service per line (name[;key=value...]); empty: none."),
+    SL_STRING("node.status.file", "", 0,
+              "File whose first word is the node's status (up, degraded, draining, down); read "
+              "on every check; empty or missing: up."),
+    SL_INT("heartbeat.interval.ms", "1000", 10, 3600000,
+           "Interval between heartbeats. (librdkafka's consumer property of the same name is "
+           "kafka.heartbeat.interval.ms.)"),
+    SL_INT("check.interval.ms", "1000", 10, 3600000,
+           "Interval at which the agent reads the node's state (/proc, statfs, files)."),
+    SL_INT("usage.threshold.percent", "10", 0, 100,
+           "A usage event is sent when CPU, memory or disk use moved by at least this many "
+           "percentage points since the last one."),
+
+    /* Backpressure from the readers' lag (seerlog.control). */
+    SL_STRING("control.topic", "seerlog.control", 0,
+              "Compacted topic where projectors publish their consumer lag."),
+    SL_INT("lag.high", "100000", 1, INT64_MAX,
+           "Consumer lag (events) above which producers stretch their heartbeat interval."),
+    SL_INT("lag.low", "10000", 0, INT64_MAX,
+           "Consumer lag below which the heartbeat interval returns to normal (hysteresis)."),
+    SL_INT("heartbeat.max.interval.ms", "30000", 10, 3600000,
+           "Longest heartbeat interval that lag stretches to."),
+
     /* The schema registry server (seerlog registry). */
     SL_HOSTPORTS("registry.listen", "127.0.0.1:8081", 0,
                  "HOST:PORT the registry server listens on."),
