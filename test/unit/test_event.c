@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <avro.h>
 #include <criterion/criterion.h>
 
@@ -735,6 +738,52 @@ Test(event, copy_is_deep)
         cr_assert(sl_event_equal(a, b) == 0, "new event id differs");
         sl_event_destroy(a);
         sl_event_destroy(b);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+Test(event, new_ids_are_unique_v4_uuids_also_across_fork)
+{
+        enum { N = 20000 };
+        char **ids = calloc(N, sizeof(*ids));
+        int fds[2];
+
+        for (int i = 0; i < N; i++) {
+                cr_assert_eq(sl_event_new_id(ev), SL_OK);
+                const char *id = ev->event_id;
+                cr_assert_eq(strlen(id), 36);
+                cr_assert(id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-', "%s",
+                          id);
+                cr_assert_eq(id[14], '4', "version 4: %s", id);
+                cr_assert(strchr("89ab", id[19]), "RFC 4122 variant: %s", id);
+                ids[i] = strdup(id);
+        }
+        qsort(ids, N, sizeof(*ids), cmp_id);
+        for (int i = 1; i < N; i++)
+                cr_assert_str_neq(ids[i - 1], ids[i]);
+
+        /* A forked child must not repeat the parent's next ids. */
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                sl_event_new_id(ev);
+                ssize_t w = write(fds[1], ev->event_id, 36);
+                _exit(w == 36 ? 0 : 1);
+        }
+        char child[37] = {0};
+        cr_assert_eq(read(fds[0], child, 36), 36);
+        waitpid(pid, NULL, 0);
+        sl_event_new_id(ev);
+        cr_assert_str_neq(child, ev->event_id);
+        for (int i = 0; i < N; i++)
+                free(ids[i]);
+        free(ids);
+        close(fds[0]);
+        close(fds[1]);
 }
 
 Test(event, codec_rejects_bad_ids)
