@@ -9,12 +9,12 @@
 #include <jansson.h>
 
 #include "sl_event.h"
-#include "sl_registry.h"
+#include "sl_producer.h"
 
 static int sl_publish_run(sl_cli_t *cli);
 
 static const sl_opt_t sl_publish_opts[] = {
-    {"topic", 0, "TOPIC", SL_OPT_REQUIRED, "Topic to produce to"},
+    {"topic", 0, "TOPIC", 0, "Topic to produce to (default: topic.template for the node)"},
     {"node", 0, "ID", 0, "Node id (node_id); also the record key"},
     {"type", 0, "TYPE", 0, "Node type: auth, hoarder, seer, gateway, ..."},
     {"region", 0, "REGION", 0, "Region the node runs in"},
@@ -24,19 +24,22 @@ static const sl_opt_t sl_publish_opts[] = {
     {"hostname", 0, "NAME", 0, "Hostname of the node"},
     {"address", 0, "ADDR", SL_OPT_REPEAT, "An address of the node"},
     {"label", 0, "KEY=VALUE", SL_OPT_REPEAT, "A label"},
-    {"incarnation", 0, "MS", 0, "Agent start time, ms since the epoch (default: now)"},
-    {"seq", 0, "N", 0, "Sequence number within the incarnation (default 0)"},
+    {"incarnation", 0, "MS", 0,
+     "Agent start time, ms since the epoch (default: now; with an outbox: the producer's)"},
+    {"seq", 0, "N", 0,
+     "Sequence number within the incarnation (default 0; with an outbox: the next one)"},
     {"json", 0, NULL, 0, "Read the event as one JSON object from stdin"},
     {"timeout-ms", 0, "MS", 0, "How long to wait for the delivery report (default 30000)"},
     {"auto-register", 0, NULL, 0,
-     "Register the built-in schema under TOPIC-value and write the id the registry returns"},
+     "Register the built-in schema under TOPIC-value and write the id the registry returns "
+     "(schema.mode=register)"},
     {0},
 };
 
 const sl_cmd_t sl_cmd_publish = {
     .name = "publish",
     .summary = "Publish one NodeStateEvent to a topic",
-    .usage = "--topic TOPIC [--node ID --type TYPE --region REGION ...] [--json] "
+    .usage = "[--topic TOPIC] [--node ID --type TYPE --region REGION ...] [--json] "
              "[--auto-register] [options]",
     .description =
         "Builds one event from the options, or with --json from a JSON object on stdin (the\n"
@@ -44,51 +47,37 @@ const sl_cmd_t sl_cmd_publish = {
         "options given as well override the object's fields). Fills in what is not given:\n"
         "event_id (a new UUID), event_time (now), incarnation (now, in ms), seq (0), kind\n"
         "(status_change), source (agent), agent_version (this seerlog's version). Validates the\n"
-        "event, encodes it in the Confluent wire format with schema id schema.id, and produces\n"
-        "it to TOPIC keyed by node_id. Waits for the delivery report and prints\n"
+        "event (node id, region and type must be 1-128 characters of A-Z a-z 0-9 . _ -),\n"
+        "encodes it in the Confluent wire format and publishes it through the producer library\n"
+        "(docs/producer.md), keyed by node_id. Waits for the delivery report and prints\n"
         "TOPIC/PARTITION@OFFSET; exits 1 with librdkafka's error when delivery fails or is not\n"
         "confirmed within --timeout-ms.\n"
         "\n"
-        "With --auto-register, first registers the built-in schema with the schema registry at\n"
-        "registry.url (--registry) under the subject TOPIC-value (Confluent's\n"
-        "TopicNameStrategy, what other clients look up), which checks it against the subject's\n"
-        "compatibility level, and writes the id the registry returns instead of schema.id.\n"
-        "Registering a schema the subject already has is harmless and returns its id. Exits 1\n"
-        "with the registry's message when registration fails (e.g. an incompatible schema).\n"
+        "Topic: --topic TOPIC, else topic.template expanded for the event's region and type\n"
+        "(default seerlog.state.{region}.{type}). Unless topic.create is set explicitly, publish\n"
+        "does not create topics (the broker's auto-creation or the operator does).\n"
+        "\n"
+        "Schema id: schema.id as is, unless schema.mode is set explicitly (register|lookup under\n"
+        "the subject TOPIC-value) or --auto-register is given (schema.mode=register: registers\n"
+        "the built-in schema with the registry at registry.url (--registry) under TOPIC-value,\n"
+        "Confluent's TopicNameStrategy, which checks it against the subject's compatibility\n"
+        "level, and writes the id the registry returns). Registering a schema the subject\n"
+        "already has is harmless and returns its id. Exits 1 with the registry's message when\n"
+        "registration fails (e.g. an incompatible schema).\n"
+        "\n"
+        "Outbox: off for this one-shot tool unless outbox.dir is set explicitly. With\n"
+        "-X outbox.dir=DIR the event is first written to that durable outbox (and anything left\n"
+        "there by an earlier run is produced first); incarnation and seq, unless given, come\n"
+        "from the outbox's persistent sequence of the node; an event not confirmed within\n"
+        "--timeout-ms stays in the outbox for the next producer that opens it.\n"
         "\n"
         "librdkafka defaults, which -X overrides: enable.idempotence=true, acks=all,\n"
-        "partitioner=murmur2_random, message.timeout.ms=the --timeout-ms value.\n"
-        "\n"
-        "Not yet (issue 4): this is a direct, one-shot producer for tests and scripts. There is\n"
-        "no durable outbox (an event not yet delivered is lost if seerlog dies), and there is no\n"
-        "topic routing (the event goes to --topic).\n",
+        "partitioner=murmur2_random, message.timeout.ms=the --timeout-ms value\n"
+        "(enable.idempotence and acks=all cannot be turned off). The continuous producer is\n"
+        "'seerlog agent' (issue 4 made publish a client of the same library).\n",
     .opts = sl_publish_opts,
     .run = sl_publish_run,
 };
-
-/* The delivery report of our one message. */
-typedef struct {
-        int done;
-        rd_kafka_resp_err_t err;
-        char errstr[512];
-        int32_t partition;
-        int64_t offset;
-} sl_delivery_t;
-
-static void sl_publish_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
-{
-        sl_delivery_t *dr = rkm->_private;
-
-        if (!dr)
-                return;
-        dr->done = 1;
-        dr->err = rkm->err;
-        dr->partition = rkm->partition;
-        dr->offset = rkm->offset;
-        /* Not rd_kafka_message_errstr(): in a delivery report the payload is our record. */
-        if (rkm->err)
-                snprintf(dr->errstr, sizeof(dr->errstr), "%s", rd_kafka_err2str(rkm->err));
-}
 
 /* "a, b, c" of an enum's symbols, for error messages. */
 static void sl_publish_symbols(const char *(*name)(int), int cnt, char *buf, size_t size)
@@ -114,7 +103,7 @@ static const char *sl_publish_kind_name(int i)
 }
 
 /* Reads the --json event from stdin into @p ev. */
-static int sl_publish_read_json(sl_cli_t *cli, sl_event_t *ev, int64_t now)
+static int sl_publish_read_json(sl_cli_t *cli, sl_event_t *ev, int64_t now, int stamp)
 {
         static const char *const ignored[] = {"_topic", "_partition", "_offset"};
         char errstr[512];
@@ -131,9 +120,10 @@ static int sl_publish_read_json(sl_cli_t *cli, sl_event_t *ev, int64_t now)
         for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
                 json_object_del(obj, ignored[i]);
         /* What publish fills in when the object lacks it. */
-        if ((!json_object_get(obj, "incarnation") &&
+        if ((!stamp && !json_object_get(obj, "incarnation") &&
              json_object_set_new(obj, "incarnation", json_integer(now))) ||
-            (!json_object_get(obj, "seq") && json_object_set_new(obj, "seq", json_integer(0))) ||
+            (!stamp && !json_object_get(obj, "seq") &&
+             json_object_set_new(obj, "seq", json_integer(0))) ||
             (!json_object_get(obj, "kind") &&
              json_object_set_new(obj, "kind", json_string("status_change")))) {
                 ret = sl_cli_fail(cli, "out of memory");
@@ -147,8 +137,11 @@ done:
         return ret;
 }
 
-/* Builds the event from --json and/or the options. @returns 0 or an exit code. */
-static int sl_publish_build(sl_cli_t *cli, sl_event_t *ev)
+/*
+ * Builds the event from --json and/or the options. With @p stamp the producer fills incarnation
+ * and seq (left 0 here) from its persistent sequence. @returns 0 or an exit code.
+ */
+static int sl_publish_build(sl_cli_t *cli, sl_event_t *ev, int stamp)
 {
         static const struct {
                 const char *opt;
@@ -167,11 +160,11 @@ static int sl_publish_build(sl_cli_t *cli, sl_event_t *ev)
         int ret;
 
         if (sl_cli_count(cli, "json")) {
-                if ((ret = sl_publish_read_json(cli, ev, now)))
+                if ((ret = sl_publish_read_json(cli, ev, now, stamp)))
                         return ret;
         } else {
                 ev->event_time_ms = now;
-                ev->incarnation = now;
+                ev->incarnation = stamp ? 0 : now;
                 ev->seq = 0;
                 ev->kind = SL_KIND_STATUS_CHANGE;
                 ev->source = SL_SOURCE_AGENT;
@@ -225,64 +218,144 @@ nomem:
         return sl_cli_fail(cli, "building the event: %s", sl_err_str(err ? err : SL_ERR_NOMEM));
 }
 
-/* Produces @p buf to @p topic and waits for its delivery report. */
-static int sl_publish_produce(sl_cli_t *cli, const char *topic, const sl_event_t *ev,
-                              const sl_buf_t *buf, int64_t timeout_ms)
+/* The delivery report of our one record. */
+typedef struct {
+        int done;
+        sl_err_t err;
+        char errstr[512];
+        char topic[256];
+        int32_t partition;
+        int64_t offset;
+} sl_delivery_t;
+
+static void sl_publish_dr_cb(const char *topic, int32_t partition, int64_t offset, sl_err_t err,
+                             const char *errstr, void *opaque)
 {
-        char timeout[32], errstr[512];
-        const char *defaults[] = {
-            "enable.idempotence", "true",  "acks", "all", "partitioner", "murmur2_random",
-            "message.timeout.ms", timeout, NULL};
-        sl_delivery_t dr = {0};
-        rd_kafka_conf_t *rk_conf;
-        rd_kafka_t *rk = NULL;
-        rd_kafka_resp_err_t err;
-        int64_t deadline;
-        int ret = SL_EXIT_FAIL;
+        sl_delivery_t *dr = opaque;
 
+        dr->done = 1;
+        dr->err = err;
+        dr->partition = partition;
+        dr->offset = offset;
+        snprintf(dr->topic, sizeof(dr->topic), "%s", topic ? topic : "?");
+        snprintf(dr->errstr, sizeof(dr->errstr), "%s", errstr ? errstr : "");
+}
+
+/* Sets @p key to @p value unless the user set it (file, flag). @returns 0 or an exit code. */
+static int sl_publish_default(sl_cli_t *cli, const char *key, const char *value)
+{
+        sl_conf_t *conf = sl_cli_conf(cli);
+        const char *origin = sl_conf_origin(conf, key);
+        char errstr[512];
+
+        if (origin && strcmp(origin, "default"))
+                return SL_EXIT_OK;
+        if (sl_conf_set_from(conf, key, value, "publish default", errstr, sizeof(errstr)))
+                return sl_cli_usage_error(cli, "%s", errstr);
+        return SL_EXIT_OK;
+}
+
+/* The configuration of this one-shot producer (see the description). */
+static int sl_publish_configure(sl_cli_t *cli, int64_t timeout_ms, int *outboxp)
+{
+        sl_conf_t *conf = sl_cli_conf(cli);
+        const char *topic = sl_cli_str(cli, "topic");
+        const char *origin = sl_conf_origin(conf, "outbox.dir");
+        char errstr[512], timeout[32];
+        int ret;
+
+        *outboxp = origin && strcmp(origin, "default") && *sl_conf_get(conf, "outbox.dir") &&
+                   sl_conf_get_bool(conf, "outbox.enable");
         snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms);
-        if (!(rk_conf = sl_cli_kafka_conf(cli, defaults, &ret)))
+        if ((ret = sl_publish_default(cli, "delivery.timeout.ms", timeout)) ||
+            (ret = sl_publish_default(cli, "topic.create", "false")) ||
+            (ret = sl_publish_default(cli, "schema.mode", "fixed")))
                 return ret;
-        rd_kafka_conf_set_dr_msg_cb(rk_conf, sl_publish_dr_cb);
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rk_conf, errstr, sizeof(errstr)))) {
-                rd_kafka_conf_destroy(rk_conf);
-                /* rd_kafka_new() fails on inconsistent properties, e.g. acks=1 with
-                 * enable.idempotence=true: the user's to fix. */
-                return sl_cli_usage_error(cli, "creating the producer: %s", errstr);
-        }
+        if (sl_conf_set_from(conf, "outbox.enable", *outboxp ? "true" : "false",
+                             "publish (outbox only with outbox.dir)", errstr, sizeof(errstr)) ||
+            sl_conf_set_from(conf, "control.topic", "", "publish", errstr, sizeof(errstr)) ||
+            (sl_cli_count(cli, "auto-register") &&
+             sl_conf_set_from(conf, "schema.mode", "register", "flag --auto-register", errstr,
+                              sizeof(errstr))) ||
+            (topic && sl_conf_set_from(conf, "topic.template", topic, "flag --topic", errstr,
+                                       sizeof(errstr))))
+                return sl_cli_usage_error(cli, "%s", errstr);
+        return SL_EXIT_OK;
+}
 
-        err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(ev->node_id, strlen(ev->node_id)),
-            RD_KAFKA_V_VALUE(buf->data, buf->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(&dr), RD_KAFKA_V_END);
-        if (err) {
-                ret = sl_cli_fail(cli, "producing to %s: %s", topic, rd_kafka_err2str(err));
+static int sl_publish_run(sl_cli_t *cli)
+{
+        const char *topic = sl_cli_str(cli, "topic");
+        sl_producer_t *p = NULL;
+        sl_event_t *ev = NULL;
+        sl_delivery_t dr = {0};
+        char errstr[512];
+        int64_t timeout_ms, deadline;
+        int ret, outbox;
+        sl_err_t err;
+
+        if (topic && !*topic)
+                return sl_cli_usage_error(cli, "--topic: expected a non-empty TOPIC");
+        if ((ret = sl_cli_int(cli, "timeout-ms", 30000, 1, INT32_MAX, &timeout_ms)))
+                return ret;
+        if ((ret = sl_publish_configure(cli, timeout_ms, &outbox)))
+                return ret;
+        if (!(ev = sl_event_new()))
+                return sl_cli_fail(cli, "out of memory");
+        if ((ret = sl_publish_build(cli, ev, outbox && !sl_cli_str(cli, "incarnation"))))
+                goto done;
+        /* Everything the event can be blamed for, before any client is made. */
+        if (ev->incarnation && sl_event_validate(ev, errstr, sizeof(errstr))) {
+                ret = sl_cli_usage_error(cli, "invalid event: %s", errstr);
+                goto done;
+        }
+        if (!(p = sl_producer_new(sl_cli_conf(cli), errstr, sizeof(errstr)))) {
+                /* A locked or broken outbox is a runtime failure; the rest is configuration
+                 * (e.g. acks=1, or enable.idempotence=false, or a bad topic.template). */
+                ret = !strncmp(errstr, "outbox", 6) ? sl_cli_fail(cli, "%s", errstr)
+                                                    : sl_cli_usage_error(cli, "%s", errstr);
+                goto done;
+        }
+        sl_producer_set_dr_cb(p, sl_publish_dr_cb, &dr);
+        if ((err = sl_producer_publish(p, ev, errstr, sizeof(errstr)))) {
+                if (err == SL_ERR_INVALID_ARG || err == SL_ERR_BAD_VALUE)
+                        ret = sl_cli_usage_error(cli, "invalid event: %s", errstr);
+                else
+                        ret = sl_cli_fail(cli, "%s: %s", sl_err_str(err), errstr);
                 goto done;
         }
 
-        /* Wait in slices so that SIGINT/SIGTERM stop the wait. librdkafka reports a timeout
-         * itself after message.timeout.ms; the extra second lets that report arrive. */
+        /* Wait in slices so that SIGINT/SIGTERM stop the wait. With the outbox, anything an
+         * earlier run left there is delivered first; we wait for ours, the last. librdkafka
+         * reports a timeout itself after message.timeout.ms; the extra second lets it arrive. */
         sl_cli_trap_signals();
         deadline = sl_cli_now_mono_ms() + timeout_ms + 1000;
-        while (!dr.done && !sl_cli_interrupted() && sl_cli_now_mono_ms() < deadline)
-                rd_kafka_flush(rk, 100);
-        if (!dr.done) {
-                /* Give up on the record: purged, its report arrives with a purge error. The
-                 * record may still have reached the broker if it was in flight. */
-                rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                rd_kafka_poll(rk, 0);
-                ret = sl_cli_fail(cli,
-                                  "%s: delivery to %s not confirmed; the record may or may "
-                                  "not have been written",
-                                  sl_cli_interrupted() ? "interrupted" : "timed out", topic);
+        while (!sl_cli_interrupted() && sl_cli_now_mono_ms() < deadline) {
+                sl_producer_stats_t st;
+
+                sl_producer_poll(p, 100);
+                sl_producer_stats(p, &st);
+                if (dr.done && (dr.err || (!st.in_flight && !st.outbox_depth)))
+                        break;
+        }
+        if (!dr.done || (outbox && dr.err == SL_OK && sl_producer_flush(p, 0))) {
+                char where[256];
+
+                if (sl_topic_expand(sl_conf_get(sl_cli_conf(cli), "topic.template"), ev->region,
+                                    ev->node_type, where, sizeof(where), errstr, sizeof(errstr)))
+                        snprintf(where, sizeof(where), "?");
+                ret = sl_cli_fail(cli, "%s: delivery to %s not confirmed; %s",
+                                  sl_cli_interrupted() ? "interrupted" : "timed out", where,
+                                  outbox ? "the record stays in the outbox for the next producer"
+                                         : "the record may or may not have been written");
                 goto done;
         }
         if (dr.err) {
-                ret = sl_cli_fail(cli, "delivery to %s (bootstrap %s) failed: %s", topic,
+                ret = sl_cli_fail(cli, "delivery to %s (bootstrap %s) failed: %s", dr.topic,
                                   sl_conf_get(sl_cli_conf(cli), "bootstrap.servers"), dr.errstr);
                 goto done;
         }
-        if (printf("%s/%d@%lld\n", topic, (int)dr.partition, (long long)dr.offset) < 0 ||
+        if (printf("%s/%d@%lld\n", dr.topic, (int)dr.partition, (long long)dr.offset) < 0 ||
             fflush(stdout)) {
                 ret = sl_cli_fail(cli, "writing to stdout: %s", strerror(errno));
                 goto done;
@@ -290,74 +363,8 @@ static int sl_publish_produce(sl_cli_t *cli, const char *topic, const sl_event_t
         ret = SL_EXIT_OK;
 
 done:
-        rd_kafka_destroy(rk);
-        return ret;
-}
-
-/* --auto-register: the id of the built-in schema under TOPIC-value. @returns 0 or an exit code. */
-static int sl_publish_register(sl_cli_t *cli, const char *topic, int32_t *idp)
-{
-        sl_registry_client_t *registry;
-        char errstr[512], *subject = NULL;
-        sl_err_t err;
-        int ret = SL_EXIT_OK;
-
-        if (!(registry = sl_registry_client_new(sl_cli_conf(cli), errstr, sizeof(errstr))))
-                return sl_cli_usage_error(cli, "%s", errstr);
-        if (asprintf(&subject, "%s-value", topic) < 0) {
-                subject = NULL;
-                ret = sl_cli_fail(cli, "out of memory");
-                goto done;
-        }
-        if ((err = sl_registry_register(registry, subject, sl_event_schema_text(), 0, idp, errstr,
-                                        sizeof(errstr))))
-                ret = sl_cli_fail(cli, "registering the schema under subject %s: %s: %s", subject,
-                                  sl_err_str(err), errstr);
-
-done:
-        free(subject);
-        sl_registry_client_destroy(registry);
-        return ret;
-}
-
-static int sl_publish_run(sl_cli_t *cli)
-{
-        const char *topic = sl_cli_str(cli, "topic");
-        int32_t schema_id = (int32_t)sl_conf_get_int(sl_cli_conf(cli), "schema.id");
-        sl_event_t *ev = NULL;
-        sl_codec_t *codec = NULL;
-        sl_buf_t buf = {0};
-        char errstr[512];
-        int64_t timeout_ms;
-        sl_err_t err;
-        int ret;
-
-        if ((ret = sl_cli_int(cli, "timeout-ms", 30000, 1, INT32_MAX, &timeout_ms)))
-                return ret;
-        if (!(ev = sl_event_new()))
-                return sl_cli_fail(cli, "out of memory");
-        if ((ret = sl_publish_build(cli, ev)))
-                goto done;
-        if (sl_event_validate(ev, errstr, sizeof(errstr))) {
-                ret = sl_cli_usage_error(cli, "invalid event: %s", errstr);
-                goto done;
-        }
-        if (sl_cli_count(cli, "auto-register") &&
-            (ret = sl_publish_register(cli, topic, &schema_id)))
-                goto done;
-        if (!(codec = sl_codec_new(schema_id, errstr, sizeof(errstr)))) {
-                ret = sl_cli_fail(cli, "%s", errstr);
-                goto done;
-        }
-        if ((err = sl_codec_encode(codec, ev, &buf, errstr, sizeof(errstr)))) {
-                ret = sl_cli_fail(cli, "encoding the event: %s: %s", sl_err_str(err), errstr);
-                goto done;
-        }
-        ret = sl_publish_produce(cli, topic, ev, &buf, timeout_ms);
-
-done:
-        sl_buf_free(&buf);
-        sl_codec_destroy(codec);
+        /* Records not delivered stay in the outbox (if any); without one they are dropped. */
+        sl_producer_destroy(p, 0);
         sl_event_destroy(ev);
         return ret;
 }

@@ -10,5 +10,8 @@ extern const sl_cmd_t sl_cmd_schema;
 extern const sl_cmd_t sl_cmd_publish;
 extern const sl_cmd_t sl_cmd_tail;
 extern const sl_cmd_t sl_cmd_registry;
+extern const sl_cmd_t sl_cmd_agent;
+extern const sl_cmd_t sl_cmd_simulate;
+extern const sl_cmd_t sl_cmd_bench;
 
 #endif

@@ -91,10 +91,16 @@ sl_err_t sl_producer_stamp(sl_producer_t *p, sl_event_t *ev, char *errstr, size_
 
 /**
  * @brief Validates, routes, encodes and accepts one event (see above).
+ *
+ * What the caller did not stamp is stamped first, as sl_producer_stamp() does (so @p ev may be
+ * changed even when the call fails; a seq given out then is simply skipped).
  * @returns SL_OK when accepted or parked; SL_ERR_INVALID_ARG / SL_ERR_BAD_VALUE for an event or
- *          name that fails validation (nothing is written); SL_ERR_SCHEMA / SL_ERR_IO / ... when
- *          the schema id cannot be had from the registry; SL_ERR_IO when the outbox write fails
- *          (full: outbox.max.bytes). On error nothing was accepted.
+ *          name that fails validation, or a record larger than message.max.bytes (nothing is
+ *          written); SL_ERR_SCHEMA / SL_ERR_IO / ... when the schema id cannot be had from the
+ *          registry; SL_ERR_IO when the outbox write fails (full: "outbox full
+ *          (outbox.max.bytes=N)"); SL_ERR_KAFKA once librdkafka's producer failed fatally (an
+ *          idempotence error: destroy the producer and create a new one; the outbox keeps
+ *          everything accepted). On error nothing was accepted.
  */
 sl_err_t sl_producer_publish(sl_producer_t *p, sl_event_t *ev, char *errstr, size_t errstr_size);
 
@@ -125,6 +131,18 @@ void sl_producer_stats(const sl_producer_t *p, sl_producer_stats_t *stats);
  *        returns to normal once the lag falls below lag.low (hysteresis).
  */
 int64_t sl_producer_heartbeat_interval(sl_producer_t *p);
+
+/**
+ * Called from sl_producer_poll() for every final delivery report: success (@p err SL_OK, the
+ * record's @p partition and @p offset), or, without the outbox, failure (@p err SL_ERR_KAFKA,
+ * librdkafka's message in @p errstr). With the outbox a failed record is produced again, so
+ * only successes are reported. For one-shot tools (seerlog publish prints topic/partition@offset).
+ */
+typedef void(sl_producer_dr_cb_t)(const char *topic, int32_t partition, int64_t offset,
+                                  sl_err_t err, const char *errstr, void *opaque);
+
+/** Sets (NULL: clears) the delivery callback. */
+void sl_producer_set_dr_cb(sl_producer_t *p, sl_producer_dr_cb_t *cb, void *opaque);
 
 /** @returns the underlying librdkafka handle (for metadata or diagnostics), owned by @p p. */
 rd_kafka_t *sl_producer_rk(sl_producer_t *p);

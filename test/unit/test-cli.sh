@@ -79,7 +79,7 @@ check "-h" 0 out "usage: seerlog SUBCOMMAND" -- -h
 check "help" 0 out "usage: seerlog SUBCOMMAND" -- help
 check "--version" 0 out "seerlog 0.1.0" -- --version
 [[ "$out" == *"librdkafka 2."* ]] && ok "--version shows librdkafka" || not_ok "--version shows librdkafka" "$out"
-check "help publish" 0 out "usage: seerlog publish --topic TOPIC" -- help publish
+check "help publish" 0 out "usage: seerlog publish [--topic TOPIC]" -- help publish
 [[ "$out" == *"--label KEY=VALUE"* && "$out" == *"-X KEY=VALUE"* && "$out" == *"issue 4"* ]] &&
   ok "help publish: own and common options, what comes later" ||
   not_ok "help publish: own and common options, what comes later" "$out"

@@ -1,0 +1,10 @@
+# seerlog agent against the fixture's broker: events, heartbeats, status and services files,
+# leave, (incarnation, seq) across restarts; and heartbeat throttling from the control topic.
+if(TARGET sl_producer AND TARGET sl_sysinfo)
+  # Plays a projector: writes ProjectorLag records (sl_lag_report_encode) to the control topic.
+  add_executable(agent_lag_writer agent_lag_writer.c)
+  target_link_libraries(agent_lag_writer PRIVATE sl_producer PkgConfig::RDKAFKA)
+
+  sl_add_integration_script(test_agent test-agent.sh)
+  sl_add_integration_script(test_agent_lag test-agent-lag.sh)
+endif()
