@@ -304,8 +304,17 @@ static int set_string_map(avro_value_t *rec, const char *name, const sl_kv_t *kv
         return 0;
 }
 
-sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,
-                         size_t errstr_size)
+static void put_header(const sl_codec_t *c, uint8_t *p)
+{
+        p[0] = 0;
+        p[1] = (uint8_t)((uint32_t)c->writer_id >> 24);
+        p[2] = (uint8_t)((uint32_t)c->writer_id >> 16);
+        p[3] = (uint8_t)((uint32_t)c->writer_id >> 8);
+        p[4] = (uint8_t)c->writer_id;
+}
+
+sl_err_t sl_codec_encode_reference(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                                   size_t errstr_size)
 {
         avro_value_t *rec = &c->value;
         avro_value_t f, item, branch, usage;
@@ -377,11 +386,7 @@ sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, cha
                 out->data = p;
                 out->cap = cap;
         }
-        out->data[0] = 0;
-        out->data[1] = (uint8_t)((uint32_t)c->writer_id >> 24);
-        out->data[2] = (uint8_t)((uint32_t)c->writer_id >> 16);
-        out->data[3] = (uint8_t)((uint32_t)c->writer_id >> 8);
-        out->data[4] = (uint8_t)c->writer_id;
+        put_header(c, out->data);
         avro_writer_memory_set_dest(c->avro_writer, (char *)out->data + SL_WIRE_HEADER_SIZE,
                                     (int64_t)size);
         CHECK(avro_value_write(c->avro_writer, rec));
@@ -391,4 +396,156 @@ sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, cha
 avro_error:
         out->len = 0;
         return avro_fail(errstr, errstr_size, "Avro C could not encode the event");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * The encoder of the hot path: the same bytes as sl_codec_encode_reference() (Avro C), written
+ * directly. Avro C's generic values cost more than everything else a producer does per event;
+ * test_event checks byte identity with the reference on many events, so a schema change that
+ * this code misses fails there.
+ */
+
+typedef struct {
+        uint8_t *p, *end;
+        sl_buf_t *buf;
+} wr_t;
+
+/* Makes room for @p n more bytes. */
+static int wr_room(wr_t *w, size_t n)
+{
+        size_t used, cap;
+        uint8_t *d;
+
+        if ((size_t)(w->end - w->p) >= n)
+                return 0;
+        used = (size_t)(w->p - w->buf->data);
+        cap = w->buf->cap ? w->buf->cap * 2 : 512;
+        while (cap - used < n)
+                cap *= 2;
+        d = realloc(w->buf->data, cap);
+        if (!d)
+                return -1;
+        w->buf->data = d;
+        w->buf->cap = cap;
+        w->p = d + used;
+        w->end = d + cap;
+        return 0;
+}
+
+static int wr_long(wr_t *w, int64_t v)
+{
+        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+
+        if (wr_room(w, 10))
+                return -1;
+        while (u > 0x7f) {
+                *w->p++ = (uint8_t)(u | 0x80);
+                u >>= 7;
+        }
+        *w->p++ = (uint8_t)u;
+        return 0;
+}
+
+static int wr_str(wr_t *w, const char *s)
+{
+        size_t len = strlen(s);
+
+        if (wr_long(w, (int64_t)len) || wr_room(w, len))
+                return -1;
+        memcpy(w->p, s, len);
+        w->p += len;
+        return 0;
+}
+
+static int wr_double(wr_t *w, double d)
+{
+        uint64_t bits;
+
+        if (wr_room(w, 8))
+                return -1;
+        memcpy(&bits, &d, sizeof(bits));
+        for (int i = 0; i < 8; i++)
+                *w->p++ = (uint8_t)(bits >> (8 * i));
+        return 0;
+}
+
+/* A map<string>: one block with every entry, then the empty block that ends it. */
+static int wr_kvs(wr_t *w, const sl_kv_t *kvs, size_t cnt)
+{
+        if (cnt && wr_long(w, (int64_t)cnt))
+                return -1;
+        for (size_t i = 0; i < cnt; i++)
+                if (wr_str(w, kvs[i].key) || wr_str(w, kvs[i].value))
+                        return -1;
+        return wr_long(w, 0);
+}
+
+static int wr_event(const sl_codec_t *c, wr_t *w, const sl_event_t *ev)
+{
+        const sl_usage_t *u = &ev->usage;
+
+        if (wr_str(w, ev->event_id) || wr_str(w, ev->node_id) || wr_str(w, ev->node_type) ||
+            wr_str(w, ev->region) || wr_str(w, ev->cluster) || wr_long(w, ev->incarnation) ||
+            wr_long(w, ev->seq) || wr_long(w, ev->event_time_ms) ||
+            wr_long(w, c->kind_index[ev->kind]) || wr_long(w, c->status_index[ev->status]) ||
+            wr_str(w, ev->hostname))
+                return -1;
+        if (ev->address_cnt && wr_long(w, (int64_t)ev->address_cnt))
+                return -1;
+        for (size_t i = 0; i < ev->address_cnt; i++)
+                if (wr_str(w, ev->addresses[i]))
+                        return -1;
+        if (wr_long(w, 0))
+                return -1;
+        if (ev->service_cnt && wr_long(w, (int64_t)ev->service_cnt))
+                return -1;
+        for (size_t i = 0; i < ev->service_cnt; i++)
+                if (wr_str(w, ev->services[i].name) ||
+                    wr_kvs(w, ev->services[i].meta, ev->services[i].meta_cnt))
+                        return -1;
+        if (wr_long(w, 0) || wr_long(w, ev->has_usage ? 1 : 0))
+                return -1;
+        if (ev->has_usage) {
+                if (wr_double(w, u->cpu_percent) || wr_long(w, u->cpu_count) ||
+                    wr_double(w, u->load1) || wr_double(w, u->load5) || wr_double(w, u->load15) ||
+                    wr_long(w, u->mem_total) || wr_long(w, u->mem_used) ||
+                    wr_long(w, u->mem_available) || wr_long(w, u->disk_total) ||
+                    wr_long(w, u->disk_used))
+                        return -1;
+                if (u->sensor_cnt && wr_long(w, (int64_t)u->sensor_cnt))
+                        return -1;
+                for (size_t i = 0; i < u->sensor_cnt; i++)
+                        if (wr_str(w, u->sensors[i].name) || wr_double(w, u->sensors[i].value))
+                                return -1;
+                if (wr_long(w, 0))
+                        return -1;
+        }
+        if (wr_kvs(w, ev->labels, ev->label_cnt) || wr_str(w, ev->agent_version) ||
+            wr_long(w, c->source_index[ev->source]))
+                return -1;
+        return 0;
+}
+
+sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                         size_t errstr_size)
+{
+        wr_t w = {out->data, out->data + out->cap, out};
+        sl_err_t err;
+
+        if ((err = sl_event_validate(ev, errstr, errstr_size)))
+                return err;
+        out->len = 0;
+        if (wr_room(&w, SL_WIRE_HEADER_SIZE))
+                goto nomem;
+        put_header(c, w.p);
+        w.p += SL_WIRE_HEADER_SIZE;
+        if (wr_event(c, &w, ev))
+                goto nomem;
+        out->len = (size_t)(w.p - out->data);
+        return SL_OK;
+
+nomem:
+        out->len = 0;
+        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
 }

@@ -344,6 +344,17 @@ int sl_utf8_valid(const char *str, size_t len)
         size_t i = 0;
 
         while (i < len) {
+                /* Mostly ASCII: eight bytes at a time while none has the high bit or is NUL. */
+                while (len - i >= 8) {
+                        uint64_t w;
+                        memcpy(&w, s + i, sizeof(w));
+                        if ((w & 0x8080808080808080ULL) ||
+                            ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+                                break;
+                        i += 8;
+                }
+                if (i >= len)
+                        break;
                 unsigned c = s[i];
                 size_t n;
                 unsigned min;

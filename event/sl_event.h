@@ -232,11 +232,19 @@ sl_err_t sl_codec_add_schema(sl_codec_t *codec, int32_t schema_id, const char *t
 void sl_codec_set_fetch_cb(sl_codec_t *codec, sl_schema_fetch_cb_t *cb, void *opaque);
 
 /**
- * @brief Encodes @p ev (after sl_event_validate()) with Avro C into @p out in the Confluent wire
- *        format, replacing its contents.
+ * @brief Encodes @p ev (after sl_event_validate()) into @p out in the Confluent wire format,
+ *        replacing its contents. Allocation-free once @p out is large enough.
+ *
+ * Written directly (zig-zag varints, length-prefixed strings) rather than through Avro C's
+ * generic values, which cost more than the rest of a producer's work per event; the bytes are
+ * exactly sl_codec_encode_reference()'s, which test_event checks.
  */
 sl_err_t sl_codec_encode(sl_codec_t *codec, const sl_event_t *ev, sl_buf_t *out, char *errstr,
                          size_t errstr_size);
+
+/** The same encoding through Avro C's generic value API: the reference for tests and audits. */
+sl_err_t sl_codec_encode_reference(sl_codec_t *codec, const sl_event_t *ev, sl_buf_t *out,
+                                   char *errstr, size_t errstr_size);
 
 /**
  * @brief Decodes one wire-format record into @p ev (reset first).

@@ -786,6 +786,83 @@ Test(event, new_ids_are_unique_v4_uuids_also_across_fork)
         close(fds[1]);
 }
 
+/* The hand-written encoder must produce Avro C's bytes exactly, for every shape of event. */
+Test(event, encoder_is_byte_identical_to_avro_c)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t fast = {0}, ref = {0};
+        unsigned seed = 7;
+        char s[64];
+
+        for (int i = 0; i < 3000; i++) {
+                int r = rand_r(&seed);
+                sl_event_reset(in);
+                if (i % 3 == 0) {
+                        fill_full(in);
+                } else {
+                        sl_event_new_id(in);
+                        snprintf(s, sizeof(s), "n\xc3\xa9-%d", r % 1000);
+                        sl_event_set(in, &in->node_id, s);
+                        sl_event_set(in, &in->node_type, "seer");
+                        sl_event_set(in, &in->region, i % 2 ? "eu" : "");
+                        if (!*in->region)
+                                sl_event_set(in, &in->region, "r");
+                }
+                in->incarnation = 1 + (int64_t)r * (i % 5 ? 1 : 1000003);
+                in->seq = i % 7 ? r : INT64_MAX - r;
+                in->event_time_ms = i % 11 ? -(int64_t)r : (int64_t)r << 20;
+                in->kind = (sl_event_kind_t)(r % SL_KIND__CNT);
+                in->status = (sl_node_status_t)((r >> 3) % SL_STATUS__CNT);
+                in->source = (sl_source_t)((r >> 6) % SL_SOURCE__CNT);
+                for (int k = 0; k < (r >> 9) % 4; k++) {
+                        snprintf(s, sizeof(s), "10.0.%d.%d", k, r % 255);
+                        sl_event_add_address(in, s);
+                        snprintf(s, sizeof(s), "l%d", k);
+                        sl_event_add_label(in, s, k % 2 ? "" : "v");
+                }
+                if ((r >> 12) % 2) {
+                        in->has_usage = 1;
+                        in->usage.cpu_percent = r / 7.0;
+                        in->usage.cpu_count = -(r % 3);
+                        in->usage.load15 = -0.0;
+                        in->usage.mem_available = -(int64_t)r;
+                        if ((r >> 13) % 2)
+                                sl_event_add_sensor(in, "t", 1e300);
+                }
+                cr_assert_eq(sl_codec_encode(codec, in, &fast, errstr, sizeof(errstr)), SL_OK, "%s",
+                             errstr);
+                cr_assert_eq(sl_codec_encode_reference(codec, in, &ref, errstr, sizeof(errstr)),
+                             SL_OK, "%s", errstr);
+                cr_assert_eq(fast.len, ref.len, "event %d: %zu vs %zu bytes", i, fast.len, ref.len);
+                cr_assert(!memcmp(fast.data, ref.data, fast.len), "event %d: bytes differ", i);
+        }
+        sl_buf_free(&fast);
+        sl_buf_free(&ref);
+        sl_event_destroy(in);
+}
+
+Test(event, validate_checks_utf8_at_every_position)
+{
+        sl_event_t *in = sl_event_new();
+        char s[40];
+
+        /* A bad byte or a NUL at any offset of a long ASCII string (the word-at-a-time path). */
+        for (size_t at = 0; at < 33; at++) {
+                fill_full(in);
+                memset(s, 'a', 33);
+                s[33] = 0;
+                s[at] = (char)0xff;
+                in->hostname = s;
+                cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE,
+                             "0xff at %zu accepted", at);
+        }
+        fill_full(in);
+        snprintf(s, sizeof(s), "abcdefgh\xc3\xa9ijklmnop\xe2\x82\xacqrstuvwx\xf0\x9f\x98\x80");
+        in->hostname = s;
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        sl_event_destroy(in);
+}
+
 Test(event, codec_rejects_bad_ids)
 {
         cr_assert_null(sl_codec_new(0, errstr, sizeof(errstr)));
