@@ -13,5 +13,6 @@ extern const sl_cmd_t sl_cmd_registry;
 extern const sl_cmd_t sl_cmd_agent;
 extern const sl_cmd_t sl_cmd_simulate;
 extern const sl_cmd_t sl_cmd_bench;
+extern const sl_cmd_t sl_cmd_control;
 
 #endif

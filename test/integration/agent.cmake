@@ -8,3 +8,6 @@ if(TARGET sl_producer AND TARGET sl_sysinfo)
   sl_add_integration_script(test_agent test-agent.sh)
   sl_add_integration_script(test_agent_lag test-agent-lag.sh)
 endif()
+
+# seerlog control lag: registers the ProjectorLag schema and publishes reports.
+sl_add_integration_script(test_control test-control.sh)
