@@ -32,7 +32,11 @@ typedef struct sl_rec_s {
         size_t key_len;
         void *val;
         size_t val_len;
+        size_t cap; /**< Bytes after the struct, for reuse from the pool. */
 } sl_rec_t;
+
+/* Delivered records are kept for reuse, so steady production does not malloc per record. */
+#define SL_REC_POOL_MAX 4096
 
 typedef enum {
         SL_TOPIC_CREATE_NEEDED,
@@ -91,6 +95,11 @@ struct sl_producer_s {
 
         sl_list_t pending;
         sl_list_t in_flight;
+        sl_rec_t *pool; /**< Free records (singly linked through next). */
+        size_t pool_cnt;
+        /* The last (region, type) routed and its topic: most events repeat them. */
+        char last_region[SL_NAME_MAX + 1], last_type[SL_NAME_MAX + 1];
+        sl_topic_t *last_topic;
         int queue_full;
         int closing;
         size_t max_record; /**< librdkafka's message.max.bytes, less room for the headers. */
@@ -173,6 +182,50 @@ static void sl_list_free(sl_list_t *l)
         l->cnt = 0;
 }
 
+static sl_rec_t *sl_rec_fill(sl_rec_t *r, size_t cap, sl_topic_t *t, const void *key,
+                             size_t key_len, const void *val, size_t val_len)
+{
+        memset(r, 0, sizeof(*r));
+        r->cap = cap;
+        r->topic = t;
+        r->key = (char *)(r + 1);
+        r->key_len = key_len;
+        memcpy(r->key, key, key_len);
+        r->val = r->key + key_len;
+        r->val_len = val_len;
+        memcpy(r->val, val, val_len);
+        return r;
+}
+
+/* A record from the pool when the first free one is large enough, else a new one. */
+static sl_rec_t *sl_rec_alloc(sl_producer_t *p, sl_topic_t *t, const void *key, size_t key_len,
+                              const void *val, size_t val_len)
+{
+        size_t need = key_len + val_len + 1, cap;
+        sl_rec_t *r = p->pool;
+
+        if (r && r->cap >= need) {
+                p->pool = r->next;
+                p->pool_cnt--;
+                return sl_rec_fill(r, r->cap, t, key, key_len, val, val_len);
+        }
+        cap = (need + 63) & ~(size_t)63;
+        if (!(r = malloc(sizeof(*r) + cap)))
+                return NULL;
+        return sl_rec_fill(r, cap, t, key, key_len, val, val_len);
+}
+
+static void sl_rec_recycle(sl_producer_t *p, sl_rec_t *r)
+{
+        if (p->pool_cnt >= SL_REC_POOL_MAX) {
+                free(r);
+                return;
+        }
+        r->next = p->pool;
+        p->pool = r;
+        p->pool_cnt++;
+}
+
 static sl_rec_t *sl_rec_new(sl_topic_t *t, const void *key, size_t key_len, const void *val,
                             size_t val_len)
 {
@@ -181,6 +234,7 @@ static sl_rec_t *sl_rec_new(sl_topic_t *t, const void *key, size_t key_len, cons
         if (!r)
                 return NULL;
         memset(r, 0, sizeof(*r));
+        r->cap = key_len + val_len + 1;
         r->topic = t;
         r->key = (char *)(r + 1);
         r->key_len = key_len;
@@ -509,7 +563,7 @@ static void sl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque
                 p->dr_cb(rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
                          rkm->err ? SL_ERR_KAFKA : SL_OK,
                          rkm->err ? rd_kafka_err2str(rkm->err) : "", p->dr_opaque);
-        free(r);
+        sl_rec_recycle(p, r);
 }
 
 /* Without the outbox, a record librdkafka refuses outright (not for a full queue) is lost:
@@ -835,6 +889,11 @@ void sl_producer_destroy(sl_producer_t *p, int timeout_ms)
         /* librdkafka references no record any more. */
         sl_list_free(&p->in_flight);
         sl_list_free(&p->pending);
+        while (p->pool) {
+                sl_rec_t *next = p->pool->next;
+                free(p->pool);
+                p->pool = next;
+        }
         for (size_t i = 0; i < p->node_buckets; i++) {
                 sl_node_t *n, *next;
 
@@ -917,18 +976,29 @@ static sl_err_t sl_rec_prepare(sl_producer_t *p, sl_event_t *ev, sl_rec_t **rp, 
 
         if (!ev)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "no event");
+        /* The region and type of the last event were validated and routed already. */
+        t = p->last_topic && !strcmp(ev->region, p->last_region) &&
+                    !strcmp(ev->node_type, p->last_type)
+                ? p->last_topic
+                : NULL;
         if ((err = sl_name_validate("node id", ev->node_id, errstr, errstr_size)) ||
-            (err = sl_name_validate("region", ev->region, errstr, errstr_size)) ||
-            (err = sl_name_validate("type", ev->node_type, errstr, errstr_size)) ||
+            (!t && (err = sl_name_validate("region", ev->region, errstr, errstr_size))) ||
+            (!t && (err = sl_name_validate("type", ev->node_type, errstr, errstr_size))) ||
             (err = sl_producer_stamp(p, ev, errstr, errstr_size)) ||
             (err = sl_event_validate(ev, errstr, errstr_size)) ||
-            (err = sl_topic_expand(p->tmpl, ev->region, ev->node_type, topic_name,
-                                   sizeof(topic_name), errstr, errstr_size))) {
+            (!t && (err = sl_topic_expand(p->tmpl, ev->region, ev->node_type, topic_name,
+                                          sizeof(topic_name), errstr, errstr_size)))) {
                 p->st.rejected++;
                 return err;
         }
-        if (!(t = sl_topic_get(p, topic_name, errstr, errstr_size)))
-                return SL_ERR_NOMEM;
+        if (!t) {
+                if (!(t = sl_topic_get(p, topic_name, errstr, errstr_size)))
+                        return SL_ERR_NOMEM;
+                /* Validated above: both fit SL_NAME_MAX. */
+                snprintf(p->last_region, sizeof(p->last_region), "%s", ev->region);
+                snprintf(p->last_type, sizeof(p->last_type), "%s", ev->node_type);
+                p->last_topic = t;
+        }
         if ((err = sl_topic_schema_id(p, t, errstr, errstr_size)))
                 return err;
         if ((err = sl_codec_encode(p->codec, ev, &p->buf, errstr, errstr_size))) {
@@ -947,7 +1017,7 @@ static sl_err_t sl_rec_prepare(sl_producer_t *p, sl_event_t *ev, sl_rec_t **rp, 
         p->buf.data[2] = (uint8_t)(t->schema_id >> 16);
         p->buf.data[3] = (uint8_t)(t->schema_id >> 8);
         p->buf.data[4] = (uint8_t)t->schema_id;
-        if (!(r = sl_rec_new(t, ev->node_id, strlen(ev->node_id), p->buf.data, p->buf.len)))
+        if (!(r = sl_rec_alloc(p, t, ev->node_id, strlen(ev->node_id), p->buf.data, p->buf.len)))
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
         r->inc = ev->incarnation;
         r->seq = ev->seq;
