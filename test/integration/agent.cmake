@@ -11,3 +11,6 @@ endif()
 
 # seerlog control lag: registers the ProjectorLag schema and publishes reports.
 sl_add_integration_script(test_control test-control.sh)
+
+# Local backpressure: heartbeats coalesced, status changes kept, against a broker it stops.
+sl_add_integration_script(test_agent_coalesce test-agent-coalesce.sh NO_FIXTURE)
