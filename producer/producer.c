@@ -229,20 +229,10 @@ static void sl_rec_recycle(sl_producer_t *p, sl_rec_t *r)
 static sl_rec_t *sl_rec_new(sl_topic_t *t, const void *key, size_t key_len, const void *val,
                             size_t val_len)
 {
-        sl_rec_t *r = malloc(sizeof(*r) + key_len + val_len + 1);
+        size_t cap = key_len + val_len + 1;
+        sl_rec_t *r = malloc(sizeof(*r) + cap);
 
-        if (!r)
-                return NULL;
-        memset(r, 0, sizeof(*r));
-        r->cap = key_len + val_len + 1;
-        r->topic = t;
-        r->key = (char *)(r + 1);
-        r->key_len = key_len;
-        memcpy(r->key, key, key_len);
-        r->val = r->key + key_len;
-        r->val_len = val_len;
-        memcpy(r->val, val, val_len);
-        return r;
+        return r ? sl_rec_fill(r, cap, t, key, key_len, val, val_len) : NULL;
 }
 
 /* ---- topics ---- */
