@@ -23,7 +23,7 @@ port_free() {
   [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]] &&
     ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
-port=${SEERLOG_TEST_COALESCE_PORT:-39792}
+port=${SEERLOG_TEST_COALESCE_PORT:-29792}
 while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/seerlog-test-coalesce.XXXXXX")

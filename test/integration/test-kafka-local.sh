@@ -26,8 +26,8 @@ check() { # DESCRIPTION COMMAND...: passes if COMMAND succeeds
 
 port_free() { ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-# Port: 39192 unless busy (then the next free pair), or SEERLOG_TEST_KAFKA_LOCAL_PORT.
-port=${SEERLOG_TEST_KAFKA_LOCAL_PORT:-39192}
+# Port: 29192 unless busy (then the next free pair), or SEERLOG_TEST_KAFKA_LOCAL_PORT.
+port=${SEERLOG_TEST_KAFKA_LOCAL_PORT:-29192}
 if [[ -z ${SEERLOG_TEST_KAFKA_LOCAL_PORT:-} ]]; then
   while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
 fi
