@@ -1,11 +1,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -654,4 +656,39 @@ int64_t sl_cli_now_ms(void)
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sl_cli_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+void sl_cli_outbox_tmp_cleanup(char *tmpdir)
+{
+        if (tmpdir[0])
+                nftw(tmpdir, sl_cli_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir[0] = '\0';
+}
+
+int sl_cli_outbox_tmp_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir, size_t tmpdir_size)
+{
+        sl_conf_t *conf = sl_cli_conf(cli);
+        const char *base = getenv("TMPDIR");
+        char errstr[512];
+
+        tmpdir[0] = '\0';
+        if (!sl_conf_get_bool(conf, "outbox.enable") || *sl_conf_get(conf, "outbox.dir"))
+                return SL_EXIT_OK;
+        snprintf(tmpdir, tmpdir_size, "%s/%s-outbox.XXXXXX", base && *base ? base : "/tmp", prefix);
+        if (!mkdtemp(tmpdir)) {
+                int e = errno;
+
+                tmpdir[0] = '\0';
+                return sl_cli_fail(cli, "creating a temporary outbox directory: %s", strerror(e));
+        }
+        if (sl_conf_set_from(conf, "outbox.dir", tmpdir, "temporary", errstr, sizeof(errstr))) {
+                sl_cli_outbox_tmp_cleanup(tmpdir);
+                return sl_cli_fail(cli, "%s", errstr);
+        }
+        return SL_EXIT_OK;
 }

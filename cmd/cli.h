@@ -116,6 +116,18 @@ void sl_cli_trap_signals(void);
 /** @returns 1 once SIGINT or SIGTERM arrived after sl_cli_trap_signals(). */
 int sl_cli_interrupted(void);
 
+/**
+ * @brief The outbox of a simulator or a benchmark: when outbox.enable is on and outbox.dir is
+ *        not set, creates a new temporary directory (TMPDIR or /tmp, named PREFIX-outbox.XXXXXX),
+ *        writes its path into @p tmpdir and sets outbox.dir to it, rather than using the node's
+ *        real outbox, whose records would be replayed into the run. Otherwise @p tmpdir is "".
+ * @returns 0, or SL_EXIT_FAIL after printing the error.
+ */
+int sl_cli_outbox_tmp_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir, size_t tmpdir_size);
+
+/** Removes the directory sl_cli_outbox_tmp_prepare() made, if any, and empties @p tmpdir. */
+void sl_cli_outbox_tmp_cleanup(char *tmpdir);
+
 /** @returns milliseconds on the monotonic clock. */
 int64_t sl_cli_now_mono_ms(void);
 

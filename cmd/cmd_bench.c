@@ -2,7 +2,6 @@
 #include "cmds.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,43 +52,6 @@ const sl_cmd_t sl_cmd_bench = {
 #define SL_BENCH_BATCH         1000
 #define SL_BENCH_KEYS          1000
 #define SL_BENCH_FLUSH_TIMEOUT 300000
-
-static int sl_bench_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-static void sl_bench_outbox_cleanup(char *tmpdir)
-{
-        if (tmpdir[0])
-                nftw(tmpdir, sl_bench_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-        tmpdir[0] = '\0';
-}
-
-/* With the outbox on and no outbox.dir: a temporary one (see the description). */
-static int sl_bench_outbox_prepare(sl_cli_t *cli, char *tmpdir, size_t tmpdir_size)
-{
-        sl_conf_t *conf = sl_cli_conf(cli);
-        const char *base = getenv("TMPDIR");
-        char errstr[512];
-
-        tmpdir[0] = '\0';
-        if (!sl_conf_get_bool(conf, "outbox.enable") || *sl_conf_get(conf, "outbox.dir"))
-                return SL_EXIT_OK;
-        snprintf(tmpdir, tmpdir_size, "%s/seerlog-bench-outbox.XXXXXX",
-                 base && *base ? base : "/tmp");
-        if (!mkdtemp(tmpdir)) {
-                int e = errno;
-
-                tmpdir[0] = '\0';
-                return sl_cli_fail(cli, "creating a temporary outbox directory: %s", strerror(e));
-        }
-        if (sl_conf_set_from(conf, "outbox.dir", tmpdir, "temporary", errstr, sizeof(errstr))) {
-                sl_bench_outbox_cleanup(tmpdir);
-                return sl_cli_fail(cli, "%s", errstr);
-        }
-        return SL_EXIT_OK;
-}
 
 /* The node ids, "bench-0000".."bench-1000" (the last one for the warm-up event). */
 static char sl_bench_ids[SL_BENCH_KEYS + 1][16];
@@ -223,7 +185,7 @@ static int sl_bench_produce(sl_cli_t *cli)
         if ((ret = sl_bench_pad(cli, (int32_t)sl_conf_get_int(conf, "schema.id"), size, &pad,
                                 &pad_len, &actual)))
                 return ret;
-        if ((ret = sl_bench_outbox_prepare(cli, outbox_tmp, sizeof(outbox_tmp))))
+        if ((ret = sl_cli_outbox_tmp_prepare(cli, "seerlog-bench", outbox_tmp, sizeof(outbox_tmp))))
                 goto done;
         for (size_t i = 0; i < SL_BENCH_BATCH; i++) {
                 if (!(evs[i] = sl_event_new())) {
@@ -303,7 +265,7 @@ done:
         for (size_t i = 0; i < SL_BENCH_BATCH; i++)
                 sl_event_destroy(evs[i]);
         free(pad);
-        sl_bench_outbox_cleanup(outbox_tmp);
+        sl_cli_outbox_tmp_cleanup(outbox_tmp);
         return ret;
 }
 

@@ -2,7 +2,6 @@
 #include "cmds.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,47 +433,6 @@ static void sl_sim_commit(sl_sim_t *s, sl_sim_node_t *n, const sl_event_t *ev)
         s->published++;
 }
 
-static int sl_sim_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-/*
- * The outbox of a simulator or a benchmark: when enabled without outbox.dir, a new temporary
- * directory (stored in @p tmpdir, removed by sl_sim_outbox_cleanup()) rather than the node's
- * real outbox, whose records would be replayed into the run.
- */
-static void sl_sim_outbox_cleanup(char *tmpdir)
-{
-        if (tmpdir[0])
-                nftw(tmpdir, sl_sim_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-        tmpdir[0] = '\0';
-}
-
-static int sl_sim_outbox_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir,
-                                 size_t tmpdir_size)
-{
-        sl_conf_t *conf = sl_cli_conf(cli);
-        const char *base = getenv("TMPDIR");
-        char errstr[512];
-
-        tmpdir[0] = '\0';
-        if (!sl_conf_get_bool(conf, "outbox.enable") || *sl_conf_get(conf, "outbox.dir"))
-                return SL_EXIT_OK;
-        snprintf(tmpdir, tmpdir_size, "%s/%s-outbox.XXXXXX", base && *base ? base : "/tmp", prefix);
-        if (!mkdtemp(tmpdir)) {
-                int e = errno;
-
-                tmpdir[0] = '\0';
-                return sl_cli_fail(cli, "creating a temporary outbox directory: %s", strerror(e));
-        }
-        if (sl_conf_set_from(conf, "outbox.dir", tmpdir, "temporary", errstr, sizeof(errstr))) {
-                sl_sim_outbox_cleanup(tmpdir);
-                return sl_cli_fail(cli, "%s", errstr);
-        }
-        return SL_EXIT_OK;
-}
-
 static json_t *sl_sim_summary(const sl_sim_t *s, const sl_producer_stats_t *st, size_t regions,
                               size_t types, uint64_t seed, int64_t rate, double elapsed_s)
 {
@@ -538,7 +496,8 @@ static int sl_sim_run(sl_cli_t *cli)
             sl_conf_set_from(conf, "outbox.enable", "false", "simulate default", errstr,
                              sizeof(errstr)))
                 return sl_cli_fail(cli, "%s", errstr);
-        if ((ret = sl_sim_outbox_prepare(cli, "seerlog-simulate", outbox_tmp, sizeof(outbox_tmp))))
+        if ((ret = sl_cli_outbox_tmp_prepare(cli, "seerlog-simulate", outbox_tmp,
+                                             sizeof(outbox_tmp))))
                 return ret;
 
         wall_start = sl_cli_now_ms();
@@ -655,6 +614,6 @@ done:
         for (size_t i = 0; i < SL_SIM_BATCH_MAX; i++)
                 sl_event_destroy(evs[i]);
         sl_sim_destroy(&sim);
-        sl_sim_outbox_cleanup(outbox_tmp);
+        sl_cli_outbox_tmp_cleanup(outbox_tmp);
         return ret;
 }
