@@ -12,19 +12,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SEERLOG=${SEERLOG_BINARY_DIR:?}/cmd/seerlog
 kl=${SEERLOG_SOURCE_DIR:-$here/../..}/scripts/kafka-local
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port_free() {
-  [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]] &&
-    ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-port=${SEERLOG_TEST_COALESCE_PORT:-29792}
-while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
+port=$(free_port_pair "${SEERLOG_TEST_COALESCE_PORT:-29792}")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/seerlog-test-coalesce.XXXXXX")
 DATA="$TMP/kafka"

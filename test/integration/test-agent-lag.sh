@@ -24,12 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 now_ms() { date +%s%3N; }
 
 # The agent's last counters line (stderr, one JSON object per second).

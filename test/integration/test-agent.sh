@@ -23,12 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 now_ms() { date +%s%3N; }
 
 # await SECONDS PYTHON-EXPR: until the expression over `ev` (the events of node agent-test-1 read

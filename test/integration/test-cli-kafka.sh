@@ -12,12 +12,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/seerlog-test-cli-kafka.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 TOPIC="seerlog.test.cli.$$.$(date +%s%N)"
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pub() { "$SEERLOG" publish --bootstrap "$BOOTSTRAP" --topic "$TOPIC" "$@"; }
 

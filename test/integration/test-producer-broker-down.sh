@@ -12,13 +12,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/test-producer-common.sh"
 kl=${SEERLOG_SOURCE_DIR:-$here/../..}/scripts/kafka-local
 
-port_free() {
-  [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]] &&
-    ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-# Other tests run brokers of their own on 29x92 ports (below the ephemeral range, which starts at 32768, so a client socket can never hold them): start away from them.
-port=${SEERLOG_TEST_PRODUCER_PORT:-29692}
-while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
+# Other tests run brokers of their own on 29x92 ports: start away from them.
+port=$(free_port_pair "${SEERLOG_TEST_PRODUCER_PORT:-29692}")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/seerlog-test-producer-down.XXXXXX")
 DATA="$TMP/kafka"

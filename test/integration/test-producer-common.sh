@@ -4,12 +4,8 @@
 
 DRIVER=${SEERLOG_BINARY_DIR:?}/test/integration/producer_driver
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check() { # DESCRIPTION COMMAND...
   local what=$1
   shift

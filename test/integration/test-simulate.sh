@@ -21,12 +21,8 @@ cleanup() {
 trap cleanup EXIT
 PREFIX="seerlog.test.sim.$$.$(date +%s%N)"
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "FAIL $1"; shift
-  for line in "$@"; do echo "     $line"; done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 finish() {
   echo "$passed passed, $failed failed"
   ((failed == 0))
