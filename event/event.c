@@ -1,6 +1,7 @@
 /* NodeStateEvent: construction, enum names, validation, comparison, copying. */
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -536,6 +537,25 @@ int sl_event_equal(const sl_event_t *a, const sl_event_t *b)
 const char *sl_event_schema_text(void)
 {
         return sl_node_state_avsc;
+}
+
+int sl_buf_reserve(sl_buf_t *buf, size_t cap)
+{
+        size_t ncap = buf->cap ? buf->cap : 512;
+        uint8_t *d;
+
+        if (cap <= buf->cap)
+                return 0;
+        while (ncap < cap) {
+                if (ncap > SIZE_MAX / 2)
+                        return -1;
+                ncap *= 2;
+        }
+        if (!(d = realloc(buf->data, ncap)))
+                return -1;
+        buf->data = d;
+        buf->cap = ncap;
+        return 0;
 }
 
 void sl_buf_free(sl_buf_t *buf)

@@ -193,6 +193,8 @@ typedef struct {
 } sl_buf_t;
 
 void sl_buf_free(sl_buf_t *buf);
+/** Makes @p buf hold at least @p cap bytes (contents kept). @returns 0, or -1 out of memory. */
+int sl_buf_reserve(sl_buf_t *buf, size_t cap);
 
 typedef struct sl_codec_s sl_codec_t;
 
@@ -232,8 +234,12 @@ sl_err_t sl_codec_add_schema(sl_codec_t *codec, int32_t schema_id, const char *t
 void sl_codec_set_fetch_cb(sl_codec_t *codec, sl_schema_fetch_cb_t *cb, void *opaque);
 
 /**
- * @brief Encodes @p ev (after sl_event_validate()) into @p out in the Confluent wire format,
- *        replacing its contents. Allocation-free once @p out is large enough.
+ * @brief Validates @p ev as sl_event_validate() does (same errors) and encodes it into @p out in
+ *        the Confluent wire format, replacing its contents. Allocation-free once @p out is large
+ *        enough.
+ *
+ * Validation happens while writing (each string is measured, checked and copied in one pass);
+ * on failure @p out is left empty.
  *
  * Written directly (zig-zag varints, length-prefixed strings) rather than through Avro C's
  * generic values, which cost more than the rest of a producer's work per event; the bytes are

@@ -26,22 +26,6 @@ const char *sl_control_schema_text(void)
         return sl_control_avsc;
 }
 
-static sl_err_t sl_buf_reserve(sl_buf_t *b, size_t more)
-{
-        if (b->len + more > b->cap) {
-                size_t cap = b->cap ? b->cap * 2 : 64;
-                uint8_t *d;
-
-                while (cap < b->len + more)
-                        cap *= 2;
-                if (!(d = realloc(b->data, cap)))
-                        return SL_ERR_NOMEM;
-                b->data = d;
-                b->cap = cap;
-        }
-        return SL_OK;
-}
-
 static void sl_put_long(sl_buf_t *b, int64_t v)
 {
         uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);

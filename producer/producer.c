@@ -35,6 +35,39 @@ typedef struct sl_rec_s {
         size_t cap; /**< Bytes after the struct, for reuse from the pool. */
 } sl_rec_t;
 
+/*
+ * Without the outbox, encoded values are written one after the other into slabs and produced
+ * without a copy; a slab is reused or freed once librdkafka reported every record in it. So
+ * steady production costs librdkafka's own allocation per record and nothing of ours.
+ */
+#define SL_SLAB_SIZE (256 * 1024)
+#define SL_SLAB_KEEP 128 /**< Empty slabs kept for reuse (32 MiB: a full librdkafka queue). */
+
+typedef struct sl_slab_s {
+        struct sl_slab_s *prev, *next; /**< Every slab of the producer. */
+        struct sl_slab_s *free_next;   /**< Empty slabs kept for reuse. */
+        uint64_t refs;                 /**< Values in it not reported (or dropped) yet. */
+        size_t used, cap;
+        uint8_t data[];
+} sl_slab_t;
+
+/* A record's opaque for librdkafka: an sl_rec_t, or a slab tagged with the low bit. */
+#define SL_SLAB_TAG(slab)     ((void *)((uintptr_t)(slab) | 1))
+#define SL_IS_SLAB(opaque)    (((uintptr_t)(opaque)&1) != 0)
+#define SL_SLAB_UNTAG(opaque) ((sl_slab_t *)((uintptr_t)(opaque) & ~(uintptr_t)1))
+
+/* One event of a publish call, validated, encoded and routed, not accepted yet. */
+typedef struct {
+        sl_topic_t *topic;
+        sl_node_t *node;
+        sl_rec_t *rec;   /**< With the outbox, or when parked; else the value is in a slab: */
+        sl_slab_t *slab; /**< holding a reference for this event, */
+        const void *val; /**< at this address. */
+        size_t len, key_len;
+        int64_t inc, seq;
+        int coalescible, park;
+} sl_prep_t;
+
 /* Delivered records are kept for reuse, so steady production does not malloc per record. */
 #define SL_REC_POOL_MAX 4096
 
@@ -63,6 +96,8 @@ struct sl_node_s {
         uint64_t batch_gen;             /**< The publish call batch_* belong to. */
         int64_t batch_inc, batch_seq;   /**< Newest pair written in that call's transaction. */
         sl_rec_t *parked;
+        uint64_t run_gen; /**< The produce_batch() run the node is in, see sl_prep_produce_all. */
+        size_t id_len;
         char id[];
 };
 
@@ -95,6 +130,15 @@ struct sl_producer_s {
 
         sl_list_t pending;
         sl_list_t in_flight;
+        uint64_t copied_in_flight; /**< Handed to librdkafka from a slab, no record of ours. */
+        sl_prep_t *prep;           /**< The publish call's events. */
+        size_t prep_cap;
+        rd_kafka_message_t *msgs; /**< prep_cap of them, for rd_kafka_produce_batch(). */
+        uint64_t run_gen;
+        sl_slab_t *slab;      /**< The slab values are written to. */
+        sl_slab_t *slabs;     /**< Every slab (the list through prev and next). */
+        sl_slab_t *slab_free; /**< Empty slabs for reuse. */
+        size_t slab_free_cnt;
         sl_rec_t *pool; /**< Free records (singly linked through next). */
         size_t pool_cnt;
         /* The last (region, type) routed and its topic: most events repeat them. */
@@ -233,6 +277,79 @@ static sl_rec_t *sl_rec_new(sl_topic_t *t, const void *key, size_t key_len, cons
         sl_rec_t *r = malloc(sizeof(*r) + cap);
 
         return r ? sl_rec_fill(r, cap, t, key, key_len, val, val_len) : NULL;
+}
+
+/* ---- slabs ---- */
+
+static void sl_slab_release(sl_producer_t *p, sl_slab_t *sl)
+{
+        if (sl->cap == SL_SLAB_SIZE && p->slab_free_cnt < SL_SLAB_KEEP) {
+                sl->used = 0;
+                sl->free_next = p->slab_free;
+                p->slab_free = sl;
+                p->slab_free_cnt++;
+                return;
+        }
+        if (sl->prev)
+                sl->prev->next = sl->next;
+        else
+                p->slabs = sl->next;
+        if (sl->next)
+                sl->next->prev = sl->prev;
+        free(sl);
+}
+
+/* Drops one reference to @p sl: a slab no longer written to goes once the last one is gone. */
+static void sl_slab_unref(sl_producer_t *p, sl_slab_t *sl)
+{
+        if (--sl->refs)
+                return;
+        if (sl == p->slab)
+                sl->used = 0; /* nothing in it is referenced: start over */
+        else
+                sl_slab_release(p, sl);
+}
+
+/* Copies @p len bytes into the current slab (a new one when they do not fit), with a reference. */
+static const void *sl_slab_put(sl_producer_t *p, const void *data, size_t len, sl_slab_t **slp)
+{
+        sl_slab_t *sl = p->slab;
+
+        if (!sl || sl->cap - sl->used < len) {
+                sl_slab_t *old = sl;
+
+                if (len <= SL_SLAB_SIZE && p->slab_free) {
+                        sl = p->slab_free;
+                        p->slab_free = sl->free_next;
+                        p->slab_free_cnt--;
+                } else {
+                        size_t cap = len > SL_SLAB_SIZE ? len : SL_SLAB_SIZE;
+
+                        if (!(sl = malloc(sizeof(*sl) + cap)))
+                                return NULL;
+                        sl->cap = cap;
+                        sl->prev = NULL;
+                        sl->next = p->slabs;
+                        if (p->slabs)
+                                p->slabs->prev = sl;
+                        p->slabs = sl;
+                }
+                sl->refs = 0;
+                sl->used = 0;
+                sl->free_next = NULL;
+                p->slab = sl;
+                if (old && !old->refs)
+                        sl_slab_release(p, old);
+        }
+        memcpy(sl->data + sl->used, data, len);
+        sl->refs++;
+        *slp = sl;
+        data = sl->data + sl->used;
+        /* Keeps the next value 8-byte aligned. */
+        sl->used += (len + 7) & ~(size_t)7;
+        if (sl->used > sl->cap)
+                sl->used = sl->cap;
+        return data;
 }
 
 /* ---- topics ---- */
@@ -387,23 +504,31 @@ static sl_err_t sl_node_grow(sl_producer_t *p)
         return SL_OK;
 }
 
+static sl_node_t *sl_node_find(const sl_producer_t *p, const char *id)
+{
+        if (p->node_buckets) {
+                for (sl_node_t *n = p->nodes[sl_hash(id) % p->node_buckets]; n; n = n->next)
+                        if (!strcmp(n->id, id))
+                                return n;
+        }
+        return NULL;
+}
+
 static sl_node_t *sl_node_get(sl_producer_t *p, const char *id, char *errstr, size_t errstr_size)
 {
         sl_node_t *n;
         size_t h, len = strlen(id);
         sl_err_t err;
 
-        if (p->node_buckets) {
-                for (n = p->nodes[sl_hash(id) % p->node_buckets]; n; n = n->next)
-                        if (!strcmp(n->id, id))
-                                return n;
-        }
+        if ((n = sl_node_find(p, id)))
+                return n;
         if ((p->node_cnt + 1 > p->node_buckets * 2 && sl_node_grow(p)) ||
             !(n = calloc(1, sizeof(*n) + len + 1))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 return NULL;
         }
         memcpy(n->id, id, len + 1);
+        n->id_len = len;
         if (p->ob) {
                 err = sl_outbox_seq_get(p->ob, id, &n->stored_inc, &n->stored_seq, errstr,
                                         errstr_size);
@@ -523,8 +648,18 @@ static void sl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque
         sl_producer_t *p = opaque;
         sl_rec_t *r = rkm->_private;
 
-        if (!r)
+        if (SL_IS_SLAB(r)) {
+                /* Produced from a slab, without the outbox: nothing to keep or retry. */
+                sl_slab_unref(p, SL_SLAB_UNTAG(r));
+                p->copied_in_flight--;
+                if (!rkm->err)
+                        p->st.sent++;
+                if (p->dr_cb)
+                        p->dr_cb(rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset,
+                                 rkm->err ? SL_ERR_KAFKA : SL_OK,
+                                 rkm->err ? rd_kafka_err2str(rkm->err) : "", p->dr_opaque);
                 return;
+        }
         sl_list_remove(&p->in_flight, r);
         if (!rkm->err) {
                 p->st.sent++;
@@ -558,13 +693,17 @@ static void sl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque
 
 /* Without the outbox, a record librdkafka refuses outright (not for a full queue) is lost:
  * reported as a failed delivery. */
-static void sl_rec_fail(sl_producer_t *p, sl_rec_t *r, rd_kafka_resp_err_t err)
+static void sl_report_fail(sl_producer_t *p, const sl_topic_t *t, const char *reason)
 {
         if (p->dr_cb)
-                p->dr_cb(r->topic->name, -1, -1, SL_ERR_KAFKA, rd_kafka_err2str(err), p->dr_opaque);
+                p->dr_cb(t->name, -1, -1, SL_ERR_KAFKA, reason, p->dr_opaque);
         else
-                fprintf(stderr, "seerlog: producer: producing to %s: %s\n", r->topic->name,
-                        rd_kafka_err2str(err));
+                fprintf(stderr, "seerlog: producer: producing to %s: %s\n", t->name, reason);
+}
+
+static void sl_rec_fail(sl_producer_t *p, sl_rec_t *r, rd_kafka_resp_err_t err)
+{
+        sl_report_fail(p, r->topic, rd_kafka_err2str(err));
         free(r);
 }
 
@@ -877,6 +1016,11 @@ void sl_producer_destroy(sl_producer_t *p, int timeout_ms)
         if (p->rk)
                 rd_kafka_destroy(p->rk);
         /* librdkafka references no record any more. */
+        while (p->slabs) {
+                sl_slab_t *next = p->slabs->next;
+                free(p->slabs);
+                p->slabs = next;
+        }
         sl_list_free(&p->in_flight);
         sl_list_free(&p->pending);
         while (p->pool) {
@@ -899,6 +1043,8 @@ void sl_producer_destroy(sl_producer_t *p, int timeout_ms)
         sl_registry_client_destroy(p->registry);
         sl_codec_destroy(p->codec);
         sl_buf_free(&p->buf);
+        free(p->prep);
+        free(p->msgs);
         free(p->tmpl);
         free(p->control_topic);
         free(p);
@@ -917,23 +1063,19 @@ void sl_producer_set_dr_cb(sl_producer_t *p, sl_producer_dr_cb_t *cb, void *opaq
 
 /* ---- stamping and publishing ---- */
 
-sl_err_t sl_producer_stamp(sl_producer_t *p, sl_event_t *ev, char *errstr, size_t errstr_size)
+/* Stamps @p ev, whose node id is valid and whose node is @p n (NULL: looked up if needed). */
+static sl_err_t sl_stamp(sl_producer_t *p, sl_event_t *ev, sl_node_t *n, char *errstr,
+                         size_t errstr_size)
 {
-        sl_node_t *n;
         sl_err_t err;
 
-        if (!ev || !ev->node_id || !*ev->node_id)
-                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
-                                 "the event has no node_id");
         if ((!ev->event_id || !*ev->event_id) && (err = sl_event_new_id(ev)))
                 return sl_seterr(errstr, errstr_size, err, "event id: %s", sl_err_str(err));
         if (!ev->event_time_ms)
                 ev->event_time_ms = sl_wall_ms();
         if (ev->incarnation)
                 return SL_OK;
-        if ((err = sl_name_validate("node id", ev->node_id, errstr, errstr_size)))
-                return err;
-        if (!(n = sl_node_get(p, ev->node_id, errstr, errstr_size)))
+        if (!n && !(n = sl_node_get(p, ev->node_id, errstr, errstr_size)))
                 return SL_ERR_NOMEM;
         if (!n->stamped) {
                 n->inc = p->start_ms;
@@ -950,36 +1092,66 @@ sl_err_t sl_producer_stamp(sl_producer_t *p, sl_event_t *ev, char *errstr, size_
         return SL_OK;
 }
 
+sl_err_t sl_producer_stamp(sl_producer_t *p, sl_event_t *ev, char *errstr, size_t errstr_size)
+{
+        sl_err_t err;
+
+        if (!ev || !ev->node_id || !*ev->node_id)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "the event has no node_id");
+        if (!ev->incarnation &&
+            (err = sl_name_validate("node id", ev->node_id, errstr, errstr_size)))
+                return err;
+        return sl_stamp(p, ev, NULL, errstr, errstr_size);
+}
+
 static int sl_kind_coalescible(sl_event_kind_t kind)
 {
         return kind == SL_KIND_HEARTBEAT || kind == SL_KIND_USAGE;
 }
 
-/* Validates, routes and encodes @p ev into a new record. */
-static sl_err_t sl_rec_prepare(sl_producer_t *p, sl_event_t *ev, sl_rec_t **rp, char *errstr,
-                               size_t errstr_size)
+/*
+ * Validates, stamps, encodes and routes @p ev into @p pr. The encoded value goes to a record
+ * (from the pool) when @p need_rec, else to a slab, from where it is produced without a copy:
+ * without the outbox most events need no record of ours at all.
+ */
+static sl_err_t sl_prepare(sl_producer_t *p, sl_event_t *ev, int need_rec, sl_prep_t *pr,
+                           char *errstr, size_t errstr_size)
 {
         char topic_name[256];
         sl_topic_t *t;
-        sl_rec_t *r;
+        sl_node_t *n;
         sl_err_t err;
 
         if (!ev)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "no event");
+        /* A node known already has a valid id. */
+        n = ev->node_id ? sl_node_find(p, ev->node_id) : NULL;
         /* The region and type of the last event were validated and routed already. */
-        t = p->last_topic && !strcmp(ev->region, p->last_region) &&
+        t = p->last_topic && ev->region && ev->node_type && !strcmp(ev->region, p->last_region) &&
                     !strcmp(ev->node_type, p->last_type)
                 ? p->last_topic
                 : NULL;
-        if ((err = sl_name_validate("node id", ev->node_id, errstr, errstr_size)) ||
+        if ((!n && (err = sl_name_validate("node id", ev->node_id, errstr, errstr_size))) ||
             (!t && (err = sl_name_validate("region", ev->region, errstr, errstr_size))) ||
             (!t && (err = sl_name_validate("type", ev->node_type, errstr, errstr_size))) ||
-            (err = sl_producer_stamp(p, ev, errstr, errstr_size)) ||
-            (err = sl_event_validate(ev, errstr, errstr_size)) ||
+            (!n && !(n = sl_node_get(p, ev->node_id, errstr, errstr_size)) &&
+             (err = SL_ERR_NOMEM)) ||
+            (err = sl_stamp(p, ev, n, errstr, errstr_size)) ||
+            /* Validates the rest of the event as it writes it. */
+            (err = sl_codec_encode(p->codec, ev, &p->buf, errstr, errstr_size)) ||
             (!t && (err = sl_topic_expand(p->tmpl, ev->region, ev->node_type, topic_name,
                                           sizeof(topic_name), errstr, errstr_size)))) {
-                p->st.rejected++;
+                if (err != SL_ERR_NOMEM)
+                        p->st.rejected++;
                 return err;
+        }
+        if (p->buf.len + n->id_len > p->max_record) {
+                p->st.rejected++;
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "event of node %s encodes to %zu bytes, more than librdkafka's "
+                                 "message.max.bytes allows",
+                                 ev->node_id, p->buf.len);
         }
         if (!t) {
                 if (!(t = sl_topic_get(p, topic_name, errstr, errstr_size)))
@@ -991,27 +1163,29 @@ static sl_err_t sl_rec_prepare(sl_producer_t *p, sl_event_t *ev, sl_rec_t **rp, 
         }
         if ((err = sl_topic_schema_id(p, t, errstr, errstr_size)))
                 return err;
-        if ((err = sl_codec_encode(p->codec, ev, &p->buf, errstr, errstr_size))) {
-                p->st.rejected++;
-                return err;
-        }
-        if (p->buf.len + strlen(ev->node_id) > p->max_record) {
-                p->st.rejected++;
-                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
-                                 "event of node %s encodes to %zu bytes, more than librdkafka's "
-                                 "message.max.bytes allows",
-                                 ev->node_id, p->buf.len);
-        }
         /* The codec writes its own id; the topic's may differ (registry modes). */
         p->buf.data[1] = (uint8_t)(t->schema_id >> 24);
         p->buf.data[2] = (uint8_t)(t->schema_id >> 16);
         p->buf.data[3] = (uint8_t)(t->schema_id >> 8);
         p->buf.data[4] = (uint8_t)t->schema_id;
-        if (!(r = sl_rec_alloc(p, t, ev->node_id, strlen(ev->node_id), p->buf.data, p->buf.len)))
+
+        memset(pr, 0, sizeof(*pr));
+        pr->topic = t;
+        pr->node = n;
+        pr->key_len = n->id_len;
+        pr->len = p->buf.len;
+        pr->inc = ev->incarnation;
+        pr->seq = ev->seq;
+        pr->coalescible = sl_kind_coalescible(ev->kind);
+        if (need_rec) {
+                if (!(pr->rec = sl_rec_alloc(p, t, n->id, n->id_len, p->buf.data, p->buf.len)))
+                        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                pr->rec->inc = pr->inc;
+                pr->rec->seq = pr->seq;
+                return SL_OK;
+        }
+        if (!(pr->val = sl_slab_put(p, p->buf.data, p->buf.len, &pr->slab)))
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-        r->inc = ev->incarnation;
-        r->seq = ev->seq;
-        *rp = r;
         return SL_OK;
 }
 
@@ -1039,17 +1213,108 @@ static int sl_pair_newer_in_batch(sl_producer_t *p, sl_node_t *n, const sl_rec_t
         return 1;
 }
 
+/*
+ * Without the outbox: hands a prepared event to librdkafka, waiting for queue room, or parks it
+ * when it is coalescible. Its slab reference goes to the record, or is dropped.
+ */
+static void sl_prep_produce(sl_producer_t *p, sl_prep_t *pr)
+{
+        sl_node_t *n = pr->node;
+        rd_kafka_resp_err_t err;
+        sl_rec_t *r;
+
+        for (;;) {
+                err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(pr->topic->rkt),
+                                        RD_KAFKA_V_KEY(n->id, pr->key_len),
+                                        RD_KAFKA_V_VALUE((void *)pr->val, pr->len),
+                                        RD_KAFKA_V_OPAQUE(SL_SLAB_TAG(pr->slab)), RD_KAFKA_V_END);
+                if (!err) {
+                        pr->slab = NULL; /* the record's now */
+                        p->copied_in_flight++;
+                        p->st.accepted++;
+                        return;
+                }
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                p->queue_full = 1;
+                if (pr->coalescible) {
+                        /* Waits for room as the node's latest heartbeat or usage event. */
+                        if (!(r = sl_rec_new(pr->topic, n->id, pr->key_len, pr->val, pr->len)))
+                                break;
+                        r->inc = pr->inc;
+                        r->seq = pr->seq;
+                        sl_node_park(p, n, r);
+                        return; /* the caller drops the slab reference */
+                }
+                rd_kafka_poll(p->rk, 10);
+        }
+        /* Refused outright (or no memory to park it): without the outbox, it is lost. */
+        sl_report_fail(p, pr->topic, err ? rd_kafka_err2str(err) : "out of memory");
+}
+
+/*
+ * Without the outbox: hands the publish call's prepared events to librdkafka, parking those
+ * marked so. Runs of events with one topic go in one rd_kafka_produce_batch() call (one topic
+ * lock and clock reading per run instead of per event); a run holds at most one event per
+ * node, so retrying an event that found the queue full can never put it behind a newer event
+ * of its node.
+ */
+static void sl_prep_produce_all(sl_producer_t *p, size_t cnt)
+{
+        size_t i = 0, j, k;
+
+        while (i < cnt) {
+                sl_prep_t *pr = &p->prep[i];
+
+                if (pr->park) {
+                        sl_node_park(p, pr->node, pr->rec);
+                        pr->rec = NULL;
+                        i++;
+                        continue;
+                }
+                p->run_gen++;
+                for (j = i; j < cnt; j++) {
+                        sl_prep_t *q = &p->prep[j];
+
+                        if (q->park || q->topic != pr->topic || q->node->run_gen == p->run_gen)
+                                break;
+                        q->node->run_gen = p->run_gen;
+                        /* A parked heartbeat or usage event is superseded by this one. */
+                        sl_node_drop_parked(p, q->node);
+                        p->msgs[j - i] = (rd_kafka_message_t){
+                            .payload = (void *)q->val,
+                            .len = q->len,
+                            .key = q->node->id,
+                            .key_len = q->key_len,
+                            ._private = SL_SLAB_TAG(q->slab),
+                        };
+                }
+                rd_kafka_produce_batch(pr->topic->rkt, RD_KAFKA_PARTITION_UA, 0, p->msgs,
+                                       (int)(j - i));
+                for (k = i; k < j; k++) {
+                        rd_kafka_resp_err_t err = p->msgs[k - i].err;
+
+                        if (!err) {
+                                p->prep[k].slab = NULL; /* the record's now */
+                                p->copied_in_flight++;
+                                p->st.accepted++;
+                        } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                                sl_prep_produce(p, &p->prep[k]); /* waits, or parks */
+                        } else {
+                                sl_report_fail(p, pr->topic, rd_kafka_err2str(err));
+                        }
+                }
+                i = j;
+        }
+}
+
 sl_err_t sl_producer_publish_batch(sl_producer_t *p, sl_event_t *const *evs, size_t cnt,
                                    char *errstr, size_t errstr_size)
 {
-        sl_rec_t *stack[16], **recs = stack;
-        sl_node_t *nstack[16], **nodes = nstack;
-        char *park = NULL, pstack[16];
         sl_outbox_txn_t *txn = NULL;
         sl_err_t err = SL_OK;
         size_t i, prepared = 0;
         int blocked = sl_blocked(p);
-        rd_kafka_resp_err_t perr;
 
         if (!cnt)
                 return SL_OK;
@@ -1066,26 +1331,23 @@ sl_err_t sl_producer_publish_batch(sl_producer_t *p, sl_event_t *const *evs, siz
                                          "keeps what was accepted",
                                          rd_kafka_err2name(fatal), reason);
         }
-        if (cnt > 16) {
-                recs = calloc(cnt, sizeof(*recs));
-                nodes = calloc(cnt, sizeof(*nodes));
-                park = calloc(cnt, 1);
-                if (!recs || !nodes || !park) {
-                        err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                        goto done;
-                }
-        } else {
-                park = pstack;
+        if (cnt > p->prep_cap) {
+                sl_prep_t *prep = realloc(p->prep, cnt * sizeof(*prep));
+                rd_kafka_message_t *msgs;
+
+                if (prep)
+                        p->prep = prep;
+                if (!prep || !(msgs = realloc(p->msgs, cnt * sizeof(*msgs))))
+                        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                p->msgs = msgs;
+                p->prep_cap = cnt;
         }
         for (i = 0; i < cnt; i++, prepared++) {
-                if ((err = sl_rec_prepare(p, evs[i], &recs[i], errstr, errstr_size)))
+                int park = blocked && evs[i] && sl_kind_coalescible(evs[i]->kind);
+
+                if ((err = sl_prepare(p, evs[i], p->ob || park, &p->prep[i], errstr, errstr_size)))
                         goto done;
-                if (!(nodes[i] = sl_node_get(p, evs[i]->node_id, errstr, errstr_size))) {
-                        free(recs[i]);
-                        err = SL_ERR_NOMEM;
-                        goto done;
-                }
-                park[i] = blocked && sl_kind_coalescible(evs[i]->kind);
+                p->prep[i].park = park;
         }
 
         if (p->ob) {
@@ -1093,16 +1355,16 @@ sl_err_t sl_producer_publish_batch(sl_producer_t *p, sl_event_t *const *evs, siz
                 if ((err = sl_outbox_begin(p->ob, &txn, errstr, errstr_size)))
                         goto done;
                 for (i = 0; i < cnt; i++) {
-                        sl_rec_t *r = recs[i];
+                        sl_rec_t *r = p->prep[i].rec;
 
-                        if (park[i])
+                        if (p->prep[i].park)
                                 continue;
                         if ((err = sl_outbox_put(txn, r->topic->name, r->key, r->key_len, r->val,
                                                  r->val_len, &r->id, errstr, errstr_size)))
                                 goto done;
-                        if (sl_pair_newer_in_batch(p, nodes[i], r) &&
-                            (err = sl_outbox_seq_put(txn, nodes[i]->id, r->inc, r->seq, errstr,
-                                                     errstr_size)))
+                        if (sl_pair_newer_in_batch(p, p->prep[i].node, r) &&
+                            (err = sl_outbox_seq_put(txn, p->prep[i].node->id, r->inc, r->seq,
+                                                     errstr, errstr_size)))
                                 goto done;
                 }
                 err = sl_outbox_commit(txn, errstr, errstr_size);
@@ -1112,57 +1374,43 @@ sl_err_t sl_producer_publish_batch(sl_producer_t *p, sl_event_t *const *evs, siz
         }
 
         /* Accepted (or parked): nothing can fail from here on. */
+        if (!p->ob) {
+                /* librdkafka's queue is the only place the records can wait. */
+                sl_prep_produce_all(p, cnt);
+                goto done;
+        }
         for (i = 0; i < cnt; i++) {
-                sl_rec_t *r = recs[i];
-                sl_node_t *n = nodes[i];
+                sl_prep_t *pr = &p->prep[i];
+                sl_rec_t *r = pr->rec;
+                sl_node_t *n = pr->node;
 
-                recs[i] = NULL;
-                if (park[i]) {
+                pr->rec = NULL;
+                if (pr->park) {
                         sl_node_park(p, n, r);
                         continue;
                 }
                 sl_node_drop_parked(p, n);
-                if (p->ob) {
-                        if (sl_pair_newer(r->inc, r->seq, n)) {
-                                n->stored = 1;
-                                n->stored_inc = r->inc;
-                                n->stored_seq = r->seq;
-                        }
-                        p->st.outbox_depth++;
-                        p->st.accepted++;
-                        sl_rec_enqueue(p, r);
-                        continue;
+                if (sl_pair_newer(r->inc, r->seq, n)) {
+                        n->stored = 1;
+                        n->stored_inc = r->inc;
+                        n->stored_seq = r->seq;
                 }
-                /* No outbox: librdkafka's queue is the only place the record can wait. */
-                while ((perr = sl_rec_produce(p, r))) {
-                        if (perr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                                sl_rec_fail(p, r, perr);
-                                r = NULL;
-                                break;
-                        }
-                        p->queue_full = 1;
-                        if (sl_kind_coalescible(evs[i]->kind)) {
-                                sl_node_park(p, n, r);
-                                r = NULL;
-                                break;
-                        }
-                        rd_kafka_poll(p->rk, 10);
-                }
-                if (r)
-                        p->st.accepted++;
+                p->st.outbox_depth++;
+                p->st.accepted++;
+                sl_rec_enqueue(p, r);
         }
 
 done:
         if (txn)
                 sl_outbox_abort(txn);
-        for (i = 0; i < prepared; i++)
-                free(recs[i]);
-        if (recs != stack)
-                free(recs);
-        if (nodes != nstack)
-                free(nodes);
-        if (park != pstack)
-                free(park);
+        for (i = 0; i < prepared; i++) {
+                if (p->prep[i].rec)
+                        sl_rec_recycle(p, p->prep[i].rec);
+                if (p->prep[i].slab)
+                        sl_slab_unref(p, p->prep[i].slab);
+                p->prep[i].rec = NULL;
+                p->prep[i].slab = NULL;
+        }
         return err;
 }
 
@@ -1196,8 +1444,8 @@ sl_err_t sl_producer_flush(sl_producer_t *p, int timeout_ms)
                 int64_t left;
 
                 sl_producer_poll(p, 0);
-                if (!p->in_flight.cnt && !p->pending.cnt && !p->parked_head &&
-                    (!p->ob || !sl_outbox_count(p->ob)))
+                if (!p->in_flight.cnt && !p->copied_in_flight && !p->pending.cnt &&
+                    !p->parked_head && (!p->ob || !sl_outbox_count(p->ob)))
                         return SL_OK;
                 if ((left = deadline - sl_mono_ms()) <= 0)
                         return SL_ERR_TIMEOUT;
@@ -1208,7 +1456,7 @@ sl_err_t sl_producer_flush(sl_producer_t *p, int timeout_ms)
 void sl_producer_stats(const sl_producer_t *p, sl_producer_stats_t *stats)
 {
         *stats = p->st;
-        stats->in_flight = p->in_flight.cnt;
+        stats->in_flight = p->in_flight.cnt + p->copied_in_flight;
         stats->outbox_depth = p->ob ? sl_outbox_count(p->ob) : 0;
 }
 

@@ -337,6 +337,111 @@ Test(event, validate_rejects_incomplete_events)
 
 /* ---- schema evolution: fields by name, defaults, enums by symbol ---- */
 
+/*
+ * sl_codec_encode() validates while it writes (one pass over each string): for every way an event
+ * can be invalid it must refuse exactly as sl_event_validate() does, with the same error and
+ * message, and leave the output empty.
+ */
+Test(event, encode_refuses_what_validate_refuses)
+{
+        char verr[512], bad_utf8[] = "bad\xff", *long_bad = NULL;
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+        int cases = 0;
+
+        long_bad = malloc(5000);
+        memset(long_bad, 'a', 4999);
+        long_bad[4999] = 0;
+        long_bad[4321] = (char)0xc3;
+        for (int c = 0;; c++) {
+                fill_full(in);
+                switch (c) {
+                case 0:
+                        in->event_id = "";
+                        break;
+                case 1:
+                        in->node_id = NULL;
+                        break;
+                case 2:
+                        in->node_type = "";
+                        break;
+                case 3:
+                        in->region = NULL;
+                        break;
+                case 4:
+                        in->cluster = NULL;
+                        break;
+                case 5:
+                        in->hostname = bad_utf8;
+                        break;
+                case 6:
+                        in->agent_version = long_bad;
+                        break;
+                case 7:
+                        in->incarnation = -5;
+                        break;
+                case 8:
+                        in->seq = -1;
+                        break;
+                case 9:
+                        in->kind = (sl_event_kind_t)SL_KIND__CNT;
+                        break;
+                case 10:
+                        in->status = (sl_node_status_t)-1;
+                        break;
+                case 11:
+                        in->source = (sl_source_t)77;
+                        break;
+                case 12:
+                        in->addresses[1] = bad_utf8;
+                        break;
+                case 13:
+                        in->services[1].name = NULL;
+                        break;
+                case 14:
+                        in->services[0].meta[1].key = "port";
+                        break;
+                case 15:
+                        in->services[0].meta[0].value = bad_utf8;
+                        break;
+                case 16:
+                        in->labels[1].key = "rack";
+                        break;
+                case 17:
+                        in->labels[0].value = NULL;
+                        break;
+                case 18:
+                        in->usage.sensors[1].name = "temp_c";
+                        break;
+                case 19:
+                        in->usage.sensors[0].name = bad_utf8;
+                        break;
+                default:
+                        goto done;
+                }
+                sl_err_t verr_code = sl_event_validate(in, verr, sizeof(verr));
+
+                cr_assert_neq(verr_code, SL_OK, "case %d is valid", c);
+                buf.len = 1;
+                cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), verr_code,
+                             "case %d: %s", c, errstr);
+                cr_assert_str_eq(errstr, verr, "case %d", c);
+                cr_assert_eq(buf.len, 0, "case %d leaves bytes", c);
+                cases++;
+        }
+done:
+        cr_assert_eq(cases, 20);
+        /* Sensors are not checked (nor written) without usage. */
+        fill_full(in);
+        in->has_usage = 0;
+        in->usage.sensors[1].name = "temp_c";
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        free(long_bad);
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
 Test(event, reads_by_name_with_defaults_and_unknown_symbols)
 {
         raw_t r;

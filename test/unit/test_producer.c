@@ -535,6 +535,99 @@ Test(coalesce, without_outbox, .init = mk_tmpdir, .fini = rm_tmpdir)
         mock_stop(&m);
 }
 
+/*
+ * Without the outbox, batches go to librdkafka in runs of rd_kafka_produce_batch() from slabs.
+ * With a 40-message queue, 30 batches of 40 events (10 nodes, each 4 times per batch, so runs
+ * split; every fourth event a status change) keep finding the queue full mid-run: status
+ * changes wait for room, heartbeats park and coalesce. Every node's records must arrive in seq
+ * order, every status change must arrive, and accepted + coalesced must account for every
+ * event. A 300 KB event (larger than a slab) goes through too.
+ */
+Test(producer, batches_without_outbox_keep_each_nodes_order, .init = mk_tmpdir, .fini = rm_tmpdir)
+{
+        enum { BATCHES = 30, PER = 40, NODES = 10, TOTAL = BATCHES * PER + 1 };
+        static got_t got[TOTAL + 16];
+        static int64_t status_seqs[NODES][BATCHES * PER];
+        size_t status_cnt[NODES] = {0}, n, found;
+        sl_event_t *evs[PER];
+        sl_producer_stats_t st;
+        sl_producer_t *p;
+        sl_conf_t *conf;
+        char *big;
+        mock_t m;
+
+        mock_start(&m);
+        cr_assert(rd_kafka_mock_topic_create(m.mc, "runs", 3, 1) == 0);
+        conf = mk_conf(m.bootstrap,
+                       (const char *const[]){"topic.template", "runs", "outbox.enable", "false",
+                                             "queue.buffering.max.messages", "40", NULL});
+        cr_assert((p = sl_producer_new(conf, errstr, sizeof(errstr))), "%s", errstr);
+        for (int b = 0; b < BATCHES; b++) {
+                for (int i = 0; i < PER; i++) {
+                        char node[16];
+
+                        snprintf(node, sizeof(node), "n%d", i % NODES);
+                        evs[i] =
+                            mk_event(node, i % 4 == 3 ? SL_KIND_STATUS_CHANGE : SL_KIND_HEARTBEAT);
+                        cr_assert_eq(sl_producer_stamp(p, evs[i], errstr, sizeof(errstr)), SL_OK);
+                        if (evs[i]->kind == SL_KIND_STATUS_CHANGE)
+                                status_seqs[i % NODES][status_cnt[i % NODES]++] = evs[i]->seq;
+                }
+                cr_assert_eq(sl_producer_publish_batch(p, evs, PER, errstr, sizeof(errstr)), SL_OK,
+                             "%s", errstr);
+                for (int i = 0; i < PER; i++)
+                        sl_event_destroy(evs[i]);
+        }
+        big = malloc(300 * 1024 + 1);
+        memset(big, 'b', 300 * 1024);
+        big[300 * 1024] = 0;
+        evs[0] = mk_event("n-big", SL_KIND_STATUS_CHANGE);
+        cr_assert_eq(sl_event_add_label(evs[0], "big", big), SL_OK);
+        cr_assert_eq(sl_producer_publish(p, evs[0], errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        sl_event_destroy(evs[0]);
+        free(big);
+
+        cr_assert_eq(sl_producer_flush(p, 20000), SL_OK);
+        stats_of(p, &st);
+        cr_expect_eq(st.accepted + st.coalesced, TOTAL, "accepted %llu + coalesced %llu",
+                     (unsigned long long)st.accepted, (unsigned long long)st.coalesced);
+        cr_expect_gt(st.coalesced, 0, "the queue never filled: the test proves nothing");
+        cr_expect_eq(st.sent, st.accepted);
+        cr_expect_eq(st.in_flight, 0);
+        cr_expect_eq(st.parked, 0);
+        sl_producer_destroy(p, 1000);
+        sl_conf_destroy(conf);
+
+        n = consume_all(m.bootstrap, "runs", 3, got, sizeof(got) / sizeof(got[0]), st.sent);
+        cr_assert_eq(n, st.sent);
+        found = 0;
+        for (int node = 0; node < NODES; node++) {
+                char name[16];
+                int64_t last = -1;
+                size_t si = 0;
+
+                snprintf(name, sizeof(name), "n%d", node);
+                for (size_t i = 0; i < n; i++) {
+                        if (strcmp(got[i].node, name))
+                                continue;
+                        cr_assert_gt(got[i].seq, last, "%s: seq %lld after %lld", name,
+                                     (long long)got[i].seq, (long long)last);
+                        last = got[i].seq;
+                        if (si < status_cnt[node] && got[i].seq == status_seqs[node][si])
+                                si++;
+                }
+                cr_expect_eq(si, status_cnt[node], "%s: %zu of %zu status changes arrived", name,
+                             si, status_cnt[node]);
+                found += si;
+        }
+        cr_expect_eq(found, BATCHES * PER / 4);
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(got[i].node, "n-big"))
+                        found++;
+        cr_expect_eq(found, BATCHES * PER / 4 + 1, "the 300 KB event arrived");
+        mock_stop(&m);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The control topic and the heartbeat hysteresis */
 
