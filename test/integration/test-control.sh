@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # seerlog control lag against the real broker and registry: the ProjectorLag schema is
 # registered under <control.topic>-value, the record carries that id and decodes field by field,
-# --tombstone writes a null value, and bad input is a usage error.
+# --tombstone writes a null value, and bad input is a usage error. Also the producer's schema
+# modes against that registry: lookup fails for an unregistered subject, register registers,
+# lookup then finds that id.
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR, SEERLOG_SOURCE_DIR.
 # shellcheck disable=SC2015
 set -uo pipefail
@@ -84,6 +86,33 @@ ctl lag --lag 5 >/dev/null 2>"$TMP/err"
 [[ $? -eq 2 ]] && ok "missing --projector is a usage error" || not_ok "missing --projector"
 ctl lag --projector p >/dev/null 2>"$TMP/err"
 [[ $? -eq 2 ]] && ok "missing --lag is a usage error" || not_ok "missing --lag"
+
+# The producer's schema modes against the same registry (issue 4: auto-register on or off).
+# lookup: the subject must hold the schema already; register: registers it; then lookup finds
+# the id register was given, and the record carries it.
+STATE="seerlog.test.lookup.$UNIQ"
+pub() {
+  "$SEERLOG" publish --bootstrap "$BOOTSTRAP" --registry "$REG" --topic "$STATE" --node n1 \
+    --type t --region r -X topic.create=true -X topic.partitions=1 "$@"
+}
+record_id() { # OFFSET: the schema id in the wire-format header of that record
+  kcat -C -b "$BOOTSTRAP" -t "$STATE" -o "$1" -c 1 -e -f '%s' 2>/dev/null |
+    python3 -c 'import struct,sys; d=sys.stdin.buffer.read(); print(struct.unpack(">i", d[1:5])[0] if d[:1] == b"\0" else "bad")'
+}
+pub -X schema.mode=lookup >/dev/null 2>"$TMP/err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "$STATE-value" "$TMP/err" && ok "lookup of an unregistered subject fails, naming it" ||
+  not_ok "lookup before registration: exit $rc" "$(cat "$TMP/err")"
+out=$(pub -X schema.mode=register 2>"$TMP/err")
+[[ $? -eq 0 && $out == "$STATE/0@0" ]] && ok "register mode publishes" || not_ok "register mode" "$out" "$(cat "$TMP/err")"
+reg_id=$(curl -sf "$REG/subjects/$STATE-value/versions/latest" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)
+out=$(pub -X schema.mode=lookup 2>"$TMP/err")
+[[ $? -eq 0 && $out == "$STATE/0@1" ]] && ok "lookup mode publishes once the subject has the schema" ||
+  not_ok "lookup mode" "$out" "$(cat "$TMP/err")"
+id0=$(record_id 0) id1=$(record_id 1)
+[[ -n $reg_id && $id0 == "$reg_id" && $id1 == "$reg_id" ]] &&
+  ok "both records carry the registered id ($reg_id)" || not_ok "ids: registered '$reg_id', records '$id0' '$id1'"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
