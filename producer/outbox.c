@@ -16,6 +16,8 @@
 
 #include <lmdb.h>
 
+#include "sl_fs.h"
+
 #include "producer_int.h"
 
 struct sl_outbox_s {
@@ -36,21 +38,6 @@ struct sl_outbox_txn_s {
         int64_t added; /**< Count change, applied on commit. */
 };
 
-static void sl_be64(uint8_t *p, uint64_t v)
-{
-        for (int i = 7; i >= 0; i--, v >>= 8)
-                p[i] = (uint8_t)v;
-}
-
-static uint64_t sl_rd64(const uint8_t *p)
-{
-        uint64_t v = 0;
-
-        for (int i = 0; i < 8; i++)
-                v = (v << 8) | p[i];
-        return v;
-}
-
 static sl_err_t sl_outbox_mdb_err(const sl_outbox_t *ob, int rc, const char *what, char *errstr,
                                   size_t errstr_size)
 {
@@ -61,37 +48,10 @@ static sl_err_t sl_outbox_mdb_err(const sl_outbox_t *ob, int rc, const char *wha
                          "outbox %s: %s: %s", ob->dir, what, mdb_strerror(rc));
 }
 
-/* mkdir -p */
-static int sl_mkdirs(const char *path)
-{
-        char *p = strdup(path);
-        int ret = 0;
-
-        if (!p)
-                return -1;
-        for (char *s = p + 1;; s++) {
-                if (*s == '/' || !*s) {
-                        char c = *s;
-
-                        *s = '\0';
-                        if (mkdir(p, 0700) && errno != EEXIST) {
-                                ret = -1;
-                                break;
-                        }
-                        *s = c;
-                        if (!c)
-                                break;
-                }
-        }
-        free(p);
-        return ret;
-}
-
 sl_err_t sl_outbox_open(const char *dir, int64_t max_bytes, sl_outbox_t **obp, char *errstr,
                         size_t errstr_size)
 {
         sl_outbox_t *ob = calloc(1, sizeof(*ob));
-        char *lock = NULL;
         MDB_txn *txn = NULL;
         MDB_cursor *cur = NULL;
         MDB_val k, v;
@@ -105,30 +65,8 @@ sl_err_t sl_outbox_open(const char *dir, int64_t max_bytes, sl_outbox_t **obp, c
         }
         ob->lock_fd = -1;
         ob->max_bytes = max_bytes;
-        if (sl_mkdirs(dir)) {
-                sl_seterr(errstr, errstr_size, SL_ERR_IO, "outbox %s: cannot create: %s", dir,
-                          strerror(errno));
+        if ((err = sl_dir_lock("outbox", dir, &ob->lock_fd, errstr, errstr_size)))
                 goto fail;
-        }
-        if (asprintf(&lock, "%s/lock", dir) < 0) {
-                lock = NULL;
-                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                goto fail;
-        }
-        if ((ob->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-                sl_seterr(errstr, errstr_size, SL_ERR_IO, "outbox %s: %s", lock, strerror(errno));
-                goto fail;
-        }
-        if (flock(ob->lock_fd, LOCK_EX | LOCK_NB)) {
-                if (errno == EWOULDBLOCK)
-                        sl_seterr(errstr, errstr_size, SL_ERR_IO,
-                                  "outbox %s is in use by another process (%s is locked)", dir,
-                                  lock);
-                else
-                        sl_seterr(errstr, errstr_size, SL_ERR_IO, "outbox %s: flock: %s", lock,
-                                  strerror(errno));
-                goto fail;
-        }
         if ((rc = mdb_env_create(&ob->env)) || (rc = mdb_env_set_maxdbs(ob->env, 2)) ||
             (rc = mdb_env_set_mapsize(ob->env, (size_t)max_bytes))) {
                 err = sl_outbox_mdb_err(ob, rc, "mdb_env", errstr, errstr_size);
@@ -162,7 +100,6 @@ sl_err_t sl_outbox_open(const char *dir, int64_t max_bytes, sl_outbox_t **obp, c
                 err = sl_outbox_mdb_err(ob, rc, "commit", errstr, errstr_size);
                 goto fail;
         }
-        free(lock);
         *obp = ob;
         return SL_OK;
 
@@ -171,7 +108,6 @@ fail:
                 mdb_cursor_close(cur);
         if (txn)
                 mdb_txn_abort(txn);
-        free(lock);
         sl_outbox_close(ob);
         return err;
 }

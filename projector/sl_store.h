@@ -1,0 +1,185 @@
+/**
+ * @file sl_store.h
+ * @brief The projector's store: the latest state of every node and the Kafka offsets it was
+ *        read up to, in one LMDB environment, so that state and offsets move together in one
+ *        transaction (exactly-once replay of the state topics).
+ *
+ * Layout (an LMDB environment in a directory, three named databases):
+ *  - "nodes":   node id (bytes, no NUL) -> u8 format version (1), big-endian i64 incarnation,
+ *               i64 seq, i64 event_time_ms, then the Avro binary body (no wire header) of the
+ *               node's latest event, encoded with the library's own NodeStateEvent schema.
+ *               Every event, whatever writer schema it arrived with, is decoded into an
+ *               sl_event_t and encoded again here, so the stored bytes are canonical: two stores
+ *               fed the same events hold the same bytes (see sl_store_hash()).
+ *  - "offsets": topic, a 0 byte, big-endian i32 partition -> big-endian i64 next offset to read.
+ *  - "meta":    free key -> value strings (e.g. the consumer group the offsets belong to).
+ *
+ * Ordering: an event replaces a node's state only if it is newer: the node has no state yet, or
+ * the event's incarnation is greater, or it is equal and its seq is greater. Duplicates and
+ * stale events are ignored, so replaying a topic from any earlier offset is harmless.
+ *
+ * Transactions: writes go through one write transaction at a time (sl_store_begin()), which
+ * ends in sl_store_commit() (durable: LMDB syncs on commit) or sl_store_abort(). Reads
+ * (sl_store_node_get(), sl_store_walk(), sl_store_offset_get(), ...) run in their own read
+ * transaction and see only committed data, even while a write transaction is open.
+ *
+ * Threads: a store is used by one thread (it owns one codec and scratch buffers). A lock file
+ * (`dir/lock`, flock) keeps a second process out of the directory.
+ *
+ * Errors: sl_err_t plus errstr, as everywhere. A stored entry that cannot be read back (wrong
+ * size, unknown format version, an Avro body that does not decode or does not match its key
+ * and header) is SL_ERR_IO with the node named in errstr.
+ */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_err.h"
+#include "sl_event.h"
+
+/** Format version of the values in the "nodes" database. */
+#define SL_STORE_FORMAT_VERSION 1
+
+/** Size of the hex digest sl_store_hash() writes, NUL included. */
+#define SL_STORE_HASH_HEX_SIZE 65
+
+typedef struct sl_store_s sl_store_t;
+typedef struct sl_store_txn_s sl_store_txn_t;
+
+/**
+ * @brief Opens the store in @p dir, creating the directory (mkdir -p) and the databases if
+ *        needed.
+ *
+ * @param max_bytes the LMDB map size: the most the store may grow to. A write transaction that
+ *        would pass it fails with SL_ERR_IO, "store full (max bytes N)".
+ *
+ * A directory another process has open is refused (SL_ERR_IO, "... is in use by another
+ * process ..."). Free with sl_store_close().
+ */
+sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char *errstr,
+                       size_t errstr_size);
+
+/** Closes the store (aborting a write transaction left open) and releases the lock. */
+void sl_store_close(sl_store_t *s);
+
+/** @returns the directory given to sl_store_open(); owned by the store. */
+const char *sl_store_dir(const sl_store_t *s);
+
+/**
+ * @brief Begins the write transaction; every path must end in sl_store_commit() or
+ *        sl_store_abort().
+ *
+ * Only one may be open at a time (SL_ERR_INVALID_ARG otherwise). The transaction object is
+ * owned by the store and valid until it is committed or aborted.
+ */
+sl_err_t sl_store_begin(sl_store_t *s, sl_store_txn_t **txnp, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Stores @p ev as its node's state if it is newer than the stored one (see Ordering).
+ *
+ * @param appliedp set to 1 if stored, 0 if the event is a duplicate or stale and was ignored.
+ *
+ * @p ev is validated and encoded first, whether or not it turns out newer: an invalid event is
+ * always an error (the codes and messages of sl_codec_encode()), and nothing is written.
+ * Allocation-free once the store's buffers are large enough.
+ *
+ * @remark After an error that is not a validation error (e.g. the store is full) the
+ *         transaction is unusable and must be aborted.
+ */
+sl_err_t sl_store_apply(sl_store_txn_t *txn, const sl_event_t *ev, int *appliedp, char *errstr,
+                        size_t errstr_size);
+
+/**
+ * @brief Records that @p topic / @p partition is to be read from @p next_offset on.
+ *
+ * @p partition and @p next_offset must not be negative (SL_ERR_INVALID_ARG).
+ */
+sl_err_t sl_store_offset_put(sl_store_txn_t *txn, const char *topic, int32_t partition,
+                             int64_t next_offset, char *errstr, size_t errstr_size);
+
+/** Sets the meta entry @p key (not empty) to @p value, replacing any previous value. */
+sl_err_t sl_store_meta_put(sl_store_txn_t *txn, const char *key, const char *value, char *errstr,
+                           size_t errstr_size);
+
+/**
+ * @brief Commits the transaction durably (LMDB's default sync). The transaction is over either
+ *        way: on failure nothing of it was stored.
+ */
+sl_err_t sl_store_commit(sl_store_txn_t *txn, char *errstr, size_t errstr_size);
+
+/** Discards everything the transaction wrote. NULL, or a transaction already over, is a no-op. */
+void sl_store_abort(sl_store_txn_t *txn);
+
+/**
+ * @brief Reads the next offset stored for @p topic / @p partition into @p *nextp.
+ * @returns SL_ERR_NOT_FOUND if none is stored.
+ */
+sl_err_t sl_store_offset_get(sl_store_t *s, const char *topic, int32_t partition, int64_t *nextp,
+                             char *errstr, size_t errstr_size);
+
+/**
+ * Called for each stored offset. @p topic is valid only during the call. A non-zero return stops
+ * the walk.
+ */
+typedef int(sl_store_offset_cb_t)(const char *topic, int32_t partition, int64_t next_offset,
+                                  void *opaque);
+
+/**
+ * @brief Calls @p cb for every stored offset, ordered by topic, then partition.
+ * @returns SL_OK, an error, or the callback's non-zero return value as is (so a callback may
+ *          stop the walk with an sl_err_t of its own; errstr is then untouched).
+ */
+sl_err_t sl_store_offsets(sl_store_t *s, sl_store_offset_cb_t *cb, void *opaque, char *errstr,
+                          size_t errstr_size);
+
+/**
+ * @brief Reads the state of @p node_id into @p ev (reset first): the stored event, decoded.
+ *
+ * ev->incarnation and ev->seq are the stored (incarnation, seq) the ordering compares against.
+ * @returns SL_ERR_NOT_FOUND (@p ev left reset) if the node is unknown.
+ */
+sl_err_t sl_store_node_get(sl_store_t *s, const char *node_id, sl_event_t *ev, char *errstr,
+                           size_t errstr_size);
+
+/**
+ * Called for each node. @p node_id and @p ev are owned by the store and valid only during the
+ * call (sl_event_copy() keeps one). A non-zero return stops the walk. The callback may read the
+ * store (sl_store_node_get(), ...) and write through a transaction, but not start another
+ * sl_store_walk(); the walk goes on over the snapshot it began with.
+ */
+typedef int(sl_store_walk_cb_t)(const char *node_id, const sl_event_t *ev, void *opaque);
+
+/**
+ * @brief Calls @p cb for every node, in key order (bytewise by node id), with its state decoded.
+ * @returns SL_OK, an error (a corrupt entry stops the walk), or the callback's non-zero return
+ *          value as is (errstr then untouched).
+ */
+sl_err_t sl_store_walk(sl_store_t *s, sl_store_walk_cb_t *cb, void *opaque, char *errstr,
+                       size_t errstr_size);
+
+/** @returns the number of nodes with a committed state. */
+uint64_t sl_store_node_count(const sl_store_t *s);
+
+/**
+ * @brief The canonical hash of the node states: SHA-256 over, for each node in key order,
+ *        u32 big-endian key length, key, u32 big-endian value length, value (the stored bytes
+ *        described above), as 64 lowercase hex digits and a NUL.
+ *
+ * Offsets and meta are not hashed: two projectors that read the same log (in different consumer
+ * groups, in different batches, from different writer schema ids) agree. An empty store hashes
+ * to SHA-256 of nothing (e3b0c442...b855).
+ */
+sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *errstr,
+                       size_t errstr_size);
+
+/**
+ * @brief Copies the meta value of @p key, NUL-terminated, into @p buf.
+ * @returns SL_ERR_NOT_FOUND if @p key has no value, SL_ERR_INVALID_ARG if it
+ *          does not fit in @p buf_size bytes (the size needed is in errstr).
+ */
+sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf_size, char *errstr,
+                           size_t errstr_size);
+
+#endif
