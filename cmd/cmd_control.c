@@ -113,7 +113,8 @@ static int sl_control_run(sl_cli_t *cli)
                 return ret;
         if (!tombstone) {
                 struct timespec ts;
-                sl_lag_report_t report = {projector, sl_cli_str(cli, "group"), lag, 0};
+                sl_lag_report_t report = {
+                    .projector_id = projector, .group_id = sl_cli_str(cli, "group"), .lag = lag};
 
                 if (!report.group_id)
                         report.group_id = "";

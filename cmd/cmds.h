@@ -14,5 +14,8 @@ extern const sl_cmd_t sl_cmd_agent;
 extern const sl_cmd_t sl_cmd_simulate;
 extern const sl_cmd_t sl_cmd_bench;
 extern const sl_cmd_t sl_cmd_control;
+extern const sl_cmd_t sl_cmd_snapshot;
+extern const sl_cmd_t sl_cmd_project;
+extern const sl_cmd_t sl_cmd_state;
 
 #endif

@@ -104,6 +104,46 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_INT("heartbeat.max.interval.ms", "30000", 10, 3600000,
            "Longest heartbeat interval that lag stretches to."),
 
+    /* The projector (seerlog project). */
+    SL_STRING("project.group.id", "seerlog-projector", 0,
+              "Consumer group of the projectors; projectors sharing it split the partitions, "
+              "each into its own store."),
+    SL_STRING("project.topic.pattern", "^seerlog\\.state\\..+", 0,
+              "Regular expression (POSIX extended, anchored with ^) of the state topics to "
+              "project; topics created later are picked up within "
+              "topic.metadata.refresh.interval.ms."),
+    SL_INT("project.batch.max", "10000", 1, 1000000,
+           "Most records applied in one store transaction (one poll batch)."),
+    SL_STRING("store.dir", "", 0, "The projector's store directory (an LMDB environment)."),
+    SL_INT("store.max.bytes", "10737418240", 1048576, INT64_MAX,
+           "Largest size the store may grow to (LMDB map size); the projector stops when full."),
+    SL_STRING("project.changelog.topic", "seerlog.snapshot", 0,
+              "Compacted topic where the projector publishes every node's latest state, in the "
+              "same Kafka transaction as the offsets it consumed; empty: none."),
+    SL_INT("project.changelog.partitions", "6", 1, 100000,
+           "Partitions of the changelog topic when the projector creates it (topic.create)."),
+    SL_INT("project.lag.interval.ms", "5000", 0, 3600000,
+           "How often the projector measures its lag, reports it to control.topic (per "
+           "partition and total) and pauses or resumes the busiest partitions; 0: never."),
+    SL_STRING("dlq.topic", "seerlog.dlq", 0,
+              "Dead-letter topic: records the projector cannot decode, with headers naming the "
+              "reason and where they came from."),
+
+    /* The projector's liveness tracking (projector/sl_liveness.h). */
+    SL_INT("liveness.suspect.intervals", "3", 1, 1000000,
+           "A node is suspect when nothing was heard from it for more than this many heartbeat "
+           "intervals: heartbeat.interval.ms, or heartbeat.max.interval.ms while the projector "
+           "reports a lag above lag.high."),
+    SL_INT("liveness.dead.intervals", "10", 2, 1000000,
+           "A node is dead when nothing was heard from it for more than this many heartbeat "
+           "intervals; must be more than liveness.suspect.intervals."),
+    SL_STRING("liveness.topic", "seerlog.liveness", 0,
+              "Compacted topic where the projector publishes each change of a node's liveness "
+              "(NodeLiveness records, schemas/liveness.avsc), keyed by node id."),
+    SL_STRING("inventory.file", "", 0,
+              "File listing the nodes expected to exist, one node id per line (# comments); a "
+              "listed node never heard from is reported missing. Empty: no inventory."),
+
     /* The schema registry server (seerlog registry). */
     SL_HOSTPORTS("registry.listen", "127.0.0.1:8081", 0,
                  "HOST:PORT the registry server listens on."),

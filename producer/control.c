@@ -69,7 +69,29 @@ sl_err_t sl_lag_report_encode(const sl_lag_report_t *report, int32_t schema_id, 
         sl_put_string(out, gid);
         sl_put_long(out, report->lag);
         sl_put_long(out, report->updated_ms);
+        /* partitions: one block with every entry, then the empty block. */
+        if (report->partition_cnt) {
+                if (sl_buf_reserve(out, out->len + 10))
+                        goto nomem;
+                sl_put_long(out, (int64_t)report->partition_cnt);
+        }
+        for (size_t i = 0; i < report->partition_cnt; i++) {
+                const sl_partition_lag_t *pl = &report->partitions[i];
+
+                if (!pl->topic || sl_buf_reserve(out, out->len + strlen(pl->topic) + 3 * 10))
+                        goto nomem;
+                sl_put_string(out, pl->topic);
+                sl_put_long(out, pl->partition);
+                sl_put_long(out, pl->lag);
+        }
+        if (sl_buf_reserve(out, out->len + 1))
+                goto nomem;
+        sl_put_long(out, 0);
         return SL_OK;
+
+nomem:
+        out->len = 0;
+        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory (or a NULL topic)");
 }
 
 static int sl_get_long(const uint8_t **pp, const uint8_t *end, int64_t *vp)

@@ -172,12 +172,21 @@ sl_err_t sl_topic_expand(const char *tmpl, const char *region, const char *type,
 /** The schema of control.topic records (schemas/control.avsc, compiled in). */
 const char *sl_control_schema_text(void);
 
+/** One partition's lag in a report. */
+typedef struct {
+        const char *topic;
+        int32_t partition;
+        int64_t lag;
+} sl_partition_lag_t;
+
 /** One lag report, keyed by projector id in control.topic (compacted). */
 typedef struct {
         const char *projector_id; /**< Who reports (the key). */
         const char *group_id;     /**< Its consumer group. */
         int64_t lag;              /**< Events behind the end of the log, summed over partitions. */
         int64_t updated_ms;       /**< When the lag was measured, ms since the epoch. */
+        const sl_partition_lag_t *partitions; /**< Encoded only; the decoder leaves it NULL. */
+        size_t partition_cnt;
 } sl_lag_report_t;
 
 /**

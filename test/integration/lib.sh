@@ -22,3 +22,23 @@ free_port_pair() {
   while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
   echo "$port"
 }
+
+# start_registry NAME: a `seerlog registry` of the test's own on a free port, over its own
+# topic (_schemas_NAME_$UNIQ), log in $TMP/registry.log; sets REG (its URL) and REG_PID (the
+# caller's cleanup kills it). Needs SEERLOG, BOOTSTRAP, UNIQ, TMP. Returns 1 if it does not
+# answer within 30 s.
+start_registry() {
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  REG=http://127.0.0.1:$port
+  "$SEERLOG" registry --listen "127.0.0.1:$port" --bootstrap "$BOOTSTRAP" \
+    -X "registry.topic=_schemas_$1_$UNIQ" -X "registry.group.id=reg-$1-$UNIQ" \
+    >"$TMP/registry.log" 2>&1 &
+  REG_PID=$!
+  for _ in $(seq 300); do
+    curl -sf "$REG/" >/dev/null 2>&1 && return 0
+    kill -0 "$REG_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}

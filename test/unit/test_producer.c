@@ -4,6 +4,7 @@
  * full librdkafka queue, the lag read from the control topic and the heartbeat hysteresis.
  * Kafka is librdkafka's in-process mock cluster; nothing here needs a real broker.
  */
+#include <avro.h>
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -712,7 +713,7 @@ Test(control, encode_decode_shape)
         sl_buf_t buf = {0};
 
         cr_assert_eq(sl_lag_report_encode(&rep, 258, &buf, errstr, sizeof(errstr)), SL_OK);
-        cr_expect_eq(buf.len, 5 + 2 + 1 + 1 + 1);
+        cr_expect_eq(buf.len, 5 + 2 + 1 + 1 + 1 + 1); /* ... and an empty partitions array */
         cr_expect_eq(buf.data[0], 0);
         cr_expect_eq(buf.data[3], 1);
         cr_expect_eq(buf.data[4], 2);
@@ -722,6 +723,57 @@ Test(control, encode_decode_shape)
                      SL_ERR_INVALID_ARG);
         sl_buf_free(&buf);
         cr_expect(strstr(sl_control_schema_text(), "ProjectorLag"));
+}
+
+/* The partitions of a report, written by hand, read by Avro C with schemas/control.avsc. */
+Test(control, partitions_read_by_avro_c)
+{
+        sl_partition_lag_t pl[2] = {{"t.a", 0, 5}, {"t.b", 3, 70000}};
+        sl_lag_report_t rep = {.projector_id = "p",
+                               .group_id = "g",
+                               .lag = 70005,
+                               .updated_ms = 99,
+                               .partitions = pl,
+                               .partition_cnt = 2};
+        const char *text = sl_control_schema_text();
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t v, parts, item, f;
+        avro_reader_t r;
+        sl_buf_t buf = {0};
+        const char *str;
+        size_t n, size;
+        int32_t i32;
+        int64_t i64;
+
+        cr_assert_eq(sl_lag_report_encode(&rep, 9, &buf, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(avro_schema_from_json_length(text, strlen(text), &schema), 0, "%s",
+                     avro_strerror());
+        iface = avro_generic_class_from_schema(schema);
+        cr_assert_eq(avro_generic_value_new(iface, &v), 0);
+        r = avro_reader_memory((const char *)buf.data + 5, (int64_t)(buf.len - 5));
+        cr_assert_eq(avro_value_read(r, &v), 0, "%s", avro_strerror());
+        cr_assert_eq(avro_value_get_by_name(&v, "lag", &f, NULL), 0);
+        avro_value_get_long(&f, &i64);
+        cr_expect_eq(i64, 70005);
+        cr_assert_eq(avro_value_get_by_name(&v, "partitions", &parts, NULL), 0);
+        avro_value_get_size(&parts, &n);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(avro_value_get_by_index(&parts, 1, &item, NULL), 0);
+        avro_value_get_by_name(&item, "topic", &f, NULL);
+        avro_value_get_string(&f, &str, &size);
+        cr_expect_str_eq(str, "t.b");
+        avro_value_get_by_name(&item, "partition", &f, NULL);
+        avro_value_get_int(&f, &i32);
+        cr_expect_eq(i32, 3);
+        avro_value_get_by_name(&item, "lag", &f, NULL);
+        avro_value_get_long(&f, &i64);
+        cr_expect_eq(i64, 70000);
+        avro_reader_free(r);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+        sl_buf_free(&buf);
 }
 
 Test(producer, refuses_records_larger_than_message_max_bytes, .init = mk_tmpdir, .fini = rm_tmpdir)

@@ -1,0 +1,1170 @@
+/* The projector: the state topics into the store, exactly once (see sl_projector.h). */
+#include "sl_projector.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "sl_event.h"
+#include "sl_liveness.h"
+#include "sl_producer.h" /* the control topic's record (sl_lag_report_t) */
+#include "sl_registry.h"
+
+#define SL_PROJ_RETRY_MS      1000  /**< Pause before a failed batch is read again. */
+#define SL_PROJ_DLQ_TIMEOUT   30000 /**< How long a batch waits for its dead letters. */
+#define SL_PROJ_CLOSE_TIMEOUT 10000
+#define SL_PROJ_TICK_MS       250 /**< Liveness is decided this often. */
+
+/* One assigned (or once assigned) partition. */
+typedef struct {
+        char *topic;
+        int32_t partition;
+        int64_t next;       /**< Next offset to read, as committed to the store; -1 unknown. */
+        int64_t batch_next; /**< After the current batch's last record of it; -1 none. */
+        int assigned;
+        int eof;            /**< Read to its end since it was assigned or last had a record, */
+        int64_t eof_offset; /**< which was there. */
+        int had_record;     /**< A record arrived since it was assigned. */
+        int64_t lag;        /**< At the last lag report; -1 unknown. */
+        int paused;
+} sl_part_t;
+
+struct sl_projector_s {
+        rd_kafka_t *rk;  /**< The consumer. */
+        rd_kafka_t *dlq; /**< The dead-letter producer. */
+        char *dlq_topic;
+        rd_kafka_t *txp;      /**< The changelog's transactional producer; NULL: none. */
+        char *changelog;      /**< The changelog topic. */
+        int32_t changelog_id; /**< Schema id of its values. */
+        int txn_open;         /**< A Kafka transaction was begun for the current batch. */
+        sl_buf_t buf;
+        sl_liveness_t *lv;
+        sl_liveness_conf_t lv_conf;
+        char *liveness_topic; /**< Where changes go; NULL: not published. */
+        int32_t liveness_id;
+        int64_t hb_interval, next_tick_ms;
+        int64_t hb_normal, hb_max;
+        char *group, *control_topic; /**< Lag reports go to control.topic; NULL: not sent. */
+        int32_t control_id;
+        int64_t lag_interval, next_lag_ms, lag_high, lag_low;
+        int lag_stretched; /**< Reported lag went past lag.high, not yet under lag.low. */
+        int64_t paused_at; /**< When the busiest partitions were paused; 0: none paused. */
+        sl_partition_lag_t *lags;
+        char instance[128]; /**< group.instance.id, also the liveness records' projector_id. */
+        sl_store_t *store;
+        sl_codec_t *codec;
+        sl_registry_client_t *registry;
+        sl_event_t *ev;
+        int cooperative;
+        size_t batch_max;
+        rd_kafka_message_t **msgs;
+        sl_part_t *parts;
+        size_t part_cnt, part_cap;
+        int64_t dlq_failed; /**< Dead letters whose delivery failed in the current batch. */
+        int64_t retry_at_ms;
+        char fatal[512]; /**< Set by the rebalance callback when the store cannot be read. */
+        sl_projector_stats_t st;
+};
+
+static int64_t sl_proj_mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t partition)
+{
+        sl_part_t *pt;
+
+        for (size_t i = 0; i < p->part_cnt; i++)
+                if (p->parts[i].partition == partition && !strcmp(p->parts[i].topic, topic))
+                        return &p->parts[i];
+        if (p->part_cnt == p->part_cap) {
+                size_t cap = p->part_cap ? p->part_cap * 2 : 64;
+
+                sl_partition_lag_t *lags;
+
+                if (!(pt = realloc(p->parts, cap * sizeof(*pt))))
+                        return NULL;
+                p->parts = pt;
+                if (!(lags = realloc(p->lags, cap * sizeof(*lags))))
+                        return NULL;
+                p->lags = lags;
+                p->part_cap = cap;
+        }
+        pt = &p->parts[p->part_cnt];
+        memset(pt, 0, sizeof(*pt));
+        if (!(pt->topic = strdup(topic)))
+                return NULL;
+        pt->partition = partition;
+        pt->next = pt->batch_next = -1;
+        pt->lag = -1;
+        p->part_cnt++;
+        return pt;
+}
+
+/* ---- assignment: the store says where to start ---- */
+
+static void sl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        sl_projector_t *p = opaque;
+        rd_kafka_error_t *error = NULL;
+        char errstr[256];
+
+        /* Known once the group is joined (NONE before): cooperative-sticky unless -X changed
+         * partition.assignment.strategy. */
+        p->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < parts->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        sl_part_t *pt = sl_part_get(p, tp->topic, tp->partition);
+                        int64_t next;
+                        sl_err_t serr;
+
+                        serr = sl_store_offset_get(p->store, tp->topic, tp->partition, &next,
+                                                   errstr, sizeof(errstr));
+                        if (serr == SL_ERR_NOT_FOUND) {
+                                next = RD_KAFKA_OFFSET_BEGINNING;
+                        } else if (serr) {
+                                snprintf(p->fatal, sizeof(p->fatal), "%s", errstr);
+                                next = RD_KAFKA_OFFSET_BEGINNING;
+                        }
+                        tp->offset = next;
+                        if (pt) {
+                                pt->assigned = 1;
+                                pt->eof = 0;
+                                pt->had_record = 0;
+                                pt->next = next >= 0 ? next : -1;
+                                pt->batch_next = -1;
+                        } else {
+                                snprintf(p->fatal, sizeof(p->fatal), "out of memory");
+                        }
+                }
+                if (p->cooperative)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        err = rd_kafka_assign(rk, parts);
+        } else {
+                for (int i = 0; i < parts->cnt; i++) {
+                        sl_part_t *pt =
+                            sl_part_get(p, parts->elems[i].topic, parts->elems[i].partition);
+
+                        if (pt)
+                                pt->assigned = pt->paused = 0;
+                }
+                if (p->cooperative)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        err = rd_kafka_assign(rk, NULL);
+        }
+        if (error) {
+                fprintf(stderr, "seerlog: project: rebalance: %s\n", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        p->st.assigned = 0;
+        for (size_t i = 0; i < p->part_cnt; i++)
+                p->st.assigned += p->parts[i].assigned;
+        fprintf(stderr, "seerlog: project: %s %d partitions, %d assigned now\n",
+                err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", parts->cnt,
+                p->st.assigned);
+}
+
+/* ---- the dead-letter topic ---- */
+
+static void sl_dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+        sl_projector_t *p = opaque;
+
+        (void)rk;
+        if (rkm->err) {
+                p->dlq_failed++;
+                fprintf(stderr, "seerlog: project: dead letter not delivered to %s: %s\n",
+                        p->dlq_topic, rd_kafka_err2str(rkm->err));
+        }
+}
+
+/* Produces @p m to the dead-letter topic with the reason. */
+static sl_err_t sl_dlq_send(sl_projector_t *p, const rd_kafka_message_t *m, const char *reason,
+                            sl_err_t why, char *errstr, size_t errstr_size)
+{
+        char part[16], off[32];
+        const char *topic = rd_kafka_topic_name(m->rkt), *code = sl_err_str(why);
+        rd_kafka_resp_err_t err;
+
+        snprintf(part, sizeof(part), "%" PRId32, m->partition);
+        snprintf(off, sizeof(off), "%" PRId64, m->offset);
+        for (;;) {
+                err = rd_kafka_producev(
+                    p->dlq, RD_KAFKA_V_TOPIC(p->dlq_topic),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
+                    RD_KAFKA_V_VALUE(m->payload, m->len),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.reason", reason, (ssize_t)strlen(reason)),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.error", code, (ssize_t)strlen(code)),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.topic", topic, (ssize_t)strlen(topic)),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.partition", part, (ssize_t)strlen(part)),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.offset", off, (ssize_t)strlen(off)),
+                    RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(p->dlq, 100);
+        }
+        if (err)
+                return sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "dead letter to %s: %s",
+                                 p->dlq_topic, rd_kafka_err2str(err));
+        return SL_OK;
+}
+
+/* ---- liveness ---- */
+
+static int64_t sl_proj_wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+        sl_projector_t *p;
+        int64_t now;
+} sl_tick_ctx_t;
+
+/* Publishes one liveness change (best effort: the next change of the node supersedes it). */
+static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_state,
+                                sl_liveness_state_t new_state, int64_t since_ms,
+                                int64_t last_heard_ms, void *opaque)
+{
+        sl_tick_ctx_t *t = opaque;
+        sl_projector_t *p = t->p;
+        sl_liveness_record_t rec = {
+            .node_id = node_id,
+            .state = new_state,
+            .previous_state = old_state,
+            .since_ms = since_ms,
+            .last_heard_ms = last_heard_ms,
+            .updated_ms = t->now,
+            .heartbeat_interval_ms = p->hb_interval,
+            .suspect_intervals = p->lv_conf.suspect_intervals,
+            .dead_intervals = p->lv_conf.dead_intervals,
+            .projector_id = p->instance,
+        };
+        char errstr[256];
+        rd_kafka_resp_err_t err;
+
+        p->st.liveness_changes++;
+        if (!p->liveness_topic ||
+            sl_liveness_record_encode(&rec, p->liveness_id, &p->buf, errstr, sizeof(errstr)))
+                return;
+        err = rd_kafka_producev(p->dlq, RD_KAFKA_V_TOPIC(p->liveness_topic),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(node_id, strlen(node_id)),
+                                RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
+        if (err)
+                fprintf(stderr, "seerlog: project: liveness of %s not published: %s\n", node_id,
+                        rd_kafka_err2str(err));
+}
+
+static void sl_liveness_tick_now(sl_projector_t *p)
+{
+        sl_tick_ctx_t t = {p, sl_proj_wall_ms()};
+        size_t counts[SL_LIVENESS__CNT];
+
+        sl_liveness_tick(p->lv, t.now, p->hb_interval, sl_liveness_changed, &t);
+        sl_liveness_counts(p->lv, counts);
+        for (int i = 0; i < SL_LIVENESS__CNT; i++)
+                p->st.liveness[i] = counts[i];
+}
+
+static int sl_liveness_seed_cb(const char *node_id, const sl_event_t *ev, void *opaque)
+{
+        sl_projector_t *p = opaque;
+
+        return sl_liveness_observe(p->lv, node_id, ev->kind, ev->event_time_ms, sl_proj_wall_ms(),
+                                   NULL, 0) == SL_ERR_NOMEM;
+}
+
+/* The tracker, seeded with the store's nodes and the inventory; the liveness topic's schema. */
+static sl_err_t sl_liveness_start(sl_projector_t *p, const sl_conf_t *conf, char *errstr,
+                                  size_t errstr_size)
+{
+        const char *inventory = sl_conf_get(conf, "inventory.file");
+        const char *topic = sl_conf_get(conf, "liveness.topic");
+        const char *mode = sl_conf_get(conf, "schema.mode");
+        char subject[300];
+        sl_err_t err;
+
+        p->hb_interval = sl_conf_get_int(conf, "heartbeat.interval.ms");
+        sl_liveness_conf_init(&p->lv_conf, conf);
+        if (!(p->lv = sl_liveness_new(&p->lv_conf, errstr, errstr_size)))
+                return SL_ERR_CONFIG;
+        if (inventory && *inventory &&
+            (err = sl_liveness_load_inventory(p->lv, inventory, errstr, errstr_size)))
+                return err;
+        if ((err = sl_store_walk(p->store, sl_liveness_seed_cb, p, errstr, errstr_size)))
+                return err;
+        if (!topic || !*topic)
+                return SL_OK;
+        if (!strcmp(mode, "fixed")) {
+                /* Without a registry there is no id for a second schema. */
+                fprintf(stderr,
+                        "seerlog: project: schema.mode=fixed: liveness changes are not "
+                        "published to %s (they need the registry)\n",
+                        topic);
+                return SL_OK;
+        }
+        snprintf(subject, sizeof(subject), "%s-value", topic);
+        if (!strcmp(mode, "register"))
+                err = sl_registry_register(p->registry, subject, sl_liveness_schema_text(), 0,
+                                           &p->liveness_id, errstr, errstr_size);
+        else
+                err = sl_registry_lookup(p->registry, subject, sl_liveness_schema_text(), 0,
+                                         &p->liveness_id, NULL, errstr, errstr_size);
+        if (err)
+                return err;
+        if (!(p->liveness_topic = strdup(topic)))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        return SL_OK;
+}
+
+/* ---- lag: reported to the control topic, and the busiest partitions paused ---- */
+
+/* Pauses or resumes partitions @p idx[0..cnt). */
+static void sl_pause(sl_projector_t *p, const size_t *idx, size_t cnt, int pause)
+{
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)cnt);
+
+        if (!list)
+                return;
+        for (size_t i = 0; i < cnt; i++) {
+                rd_kafka_topic_partition_list_add(list, p->parts[idx[i]].topic,
+                                                  p->parts[idx[i]].partition);
+                p->parts[idx[i]].paused = pause;
+        }
+        if (pause)
+                rd_kafka_pause_partitions(p->rk, list);
+        else
+                rd_kafka_resume_partitions(p->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * When the projector falls behind (total lag above lag.high), partitions with more than twice
+ * the mean lag are paused, so that the others — whose nodes' heartbeats keep liveness right —
+ * are read up to their end instead of waiting behind a flood; they are resumed once the others
+ * are under lag.low, or after 10 lag intervals at most.
+ */
+static void sl_balance(sl_projector_t *p, int64_t total, int64_t now)
+{
+        size_t idx[256], cnt = 0, assigned = 0;
+        int64_t others = 0;
+
+        for (size_t i = 0; i < p->part_cnt; i++)
+                assigned += p->parts[i].assigned;
+        if (p->paused_at) {
+                for (size_t i = 0; i < p->part_cnt; i++) {
+                        if (p->parts[i].paused && cnt < 256)
+                                idx[cnt++] = i;
+                        else if (p->parts[i].assigned && p->parts[i].lag > 0)
+                                others += p->parts[i].lag;
+                }
+                if (others < p->lag_low || now - p->paused_at > 10 * p->lag_interval) {
+                        sl_pause(p, idx, cnt, 0);
+                        p->paused_at = 0;
+                        p->st.paused = 0;
+                }
+                return;
+        }
+        if (total <= p->lag_high || assigned < 2)
+                return;
+        for (size_t i = 0; i < p->part_cnt && cnt < assigned / 2 && cnt < 256; i++) {
+                const sl_part_t *pt = &p->parts[i];
+
+                if (pt->assigned && pt->lag > 2 * (total / (int64_t)assigned))
+                        idx[cnt++] = i;
+        }
+        if (cnt) {
+                sl_pause(p, idx, cnt, 1);
+                p->paused_at = now;
+                p->st.paused = (int)cnt;
+                p->st.pauses++;
+        }
+}
+
+/* Measures the lag of every assigned partition, reports it, adjusts liveness and pausing. */
+static void sl_lag_report(sl_projector_t *p)
+{
+        sl_lag_report_t rep = {.projector_id = p->instance, .group_id = p->group};
+        int64_t total = 0, now = sl_proj_wall_ms();
+        size_t n = 0;
+        char errstr[256];
+
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+                int64_t lo, hi, pos;
+
+                pt->lag = -1;
+                if (!pt->assigned ||
+                    rd_kafka_get_watermark_offsets(p->rk, pt->topic, pt->partition, &lo, &hi))
+                        continue;
+                if (hi < 0)
+                        continue; /* not fetched from yet */
+                pos = pt->next >= 0 ? pt->next : lo;
+                pt->lag = hi > pos ? hi - pos : 0;
+                total += pt->lag;
+                p->lags[n++] = (sl_partition_lag_t){pt->topic, pt->partition, pt->lag};
+        }
+        p->st.lag = total;
+        /* Agents stretch their heartbeats while some projector reports lag above lag.high
+         * (hysteresis down to lag.low): liveness judges by the stretched interval meanwhile. */
+        if (total > p->lag_high)
+                p->lag_stretched = 1;
+        else if (total < p->lag_low)
+                p->lag_stretched = 0;
+        p->hb_interval = p->lag_stretched ? p->hb_max : p->hb_normal;
+        sl_balance(p, total, now);
+        if (!p->control_topic)
+                return;
+        rep.lag = total;
+        rep.updated_ms = now;
+        rep.partitions = p->lags;
+        rep.partition_cnt = n;
+        if (sl_lag_report_encode(&rep, p->control_id, &p->buf, errstr, sizeof(errstr)) ||
+            rd_kafka_producev(p->dlq, RD_KAFKA_V_TOPIC(p->control_topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(p->instance, strlen(p->instance)),
+                              RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END))
+                fprintf(stderr, "seerlog: project: lag report to %s not sent\n", p->control_topic);
+}
+
+/* Where lag reports go, and the schema id of control.avsc (schema.mode, as 'seerlog control'). */
+static sl_err_t sl_lag_start(sl_projector_t *p, const sl_conf_t *conf, char *errstr,
+                             size_t errstr_size)
+{
+        const char *topic = sl_conf_get(conf, "control.topic");
+        const char *mode = sl_conf_get(conf, "schema.mode");
+        char subject[300];
+        sl_err_t err = SL_OK;
+
+        p->hb_normal = p->hb_interval;
+        p->hb_max = sl_conf_get_int(conf, "heartbeat.max.interval.ms");
+        if (p->hb_max < p->hb_normal)
+                p->hb_max = p->hb_normal;
+        p->lag_interval = sl_conf_get_int(conf, "project.lag.interval.ms");
+        p->lag_high = sl_conf_get_int(conf, "lag.high");
+        p->lag_low = sl_conf_get_int(conf, "lag.low");
+        if (!(p->group = strdup(sl_conf_get(conf, "project.group.id"))))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        if (!p->lag_interval || !topic || !*topic)
+                return SL_OK;
+        snprintf(subject, sizeof(subject), "%s-value", topic);
+        if (!strcmp(mode, "fixed"))
+                p->control_id = (int32_t)sl_conf_get_int(conf, "schema.id");
+        else if (!strcmp(mode, "register"))
+                err = sl_registry_register(p->registry, subject, sl_control_schema_text(), 0,
+                                           &p->control_id, errstr, errstr_size);
+        else
+                err = sl_registry_lookup(p->registry, subject, sl_control_schema_text(), 0,
+                                         &p->control_id, NULL, errstr, errstr_size);
+        if (!err && !(p->control_topic = strdup(topic)))
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        return err;
+}
+
+/* ---- creation ---- */
+
+static rd_kafka_conf_t *sl_proj_kafka_conf(const sl_conf_t *conf, const char *const *defaults,
+                                           char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+
+        if (!c) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        for (; *defaults; defaults += 2)
+                if (rd_kafka_conf_set(c, defaults[0], defaults[1], errstr, errstr_size)) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "%s=%s rejected", defaults[0],
+                                  defaults[1]);
+                        rd_kafka_conf_destroy(c);
+                        return NULL;
+                }
+        if (sl_conf_kafka_apply(conf, c, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(c);
+                return NULL;
+        }
+        return c;
+}
+
+/*
+ * The store's identity as a static group member (group.instance.id): made once, kept in the
+ * store's meta. A projector restarted on its store (after a crash too) takes its partitions back
+ * at once instead of waiting for the dead member's session to time out.
+ */
+static sl_err_t sl_instance_id(sl_projector_t *p, char *buf, size_t size, char *errstr,
+                               size_t errstr_size)
+{
+        char id[64];
+        sl_store_txn_t *txn;
+        sl_err_t err;
+
+        err = sl_store_meta_get(p->store, "instance.id", id, sizeof(id), errstr, errstr_size);
+        if (err == SL_ERR_NOT_FOUND) {
+                if ((err = sl_event_new_id(p->ev)))
+                        return sl_seterr(errstr, errstr_size, err, "instance id: %s",
+                                         sl_err_str(err));
+                snprintf(id, sizeof(id), "%s", p->ev->event_id);
+                if ((err = sl_store_begin(p->store, &txn, errstr, errstr_size)))
+                        return err;
+                if ((err = sl_store_meta_put(txn, "instance.id", id, errstr, errstr_size))) {
+                        sl_store_abort(txn);
+                        return err;
+                }
+                err = sl_store_commit(txn, errstr, errstr_size);
+        }
+        if (!err)
+                snprintf(buf, size, "seerlog-project-%s", id);
+        return err;
+}
+
+/* ---- the changelog: the latest state per node, compacted, in the batch's transaction ---- */
+
+/* Creates the compacted changelog topic unless it exists. */
+static sl_err_t sl_changelog_create(sl_projector_t *p, const sl_conf_t *conf, char *errstr,
+                                    size_t errstr_size)
+{
+        rd_kafka_queue_t *q = rd_kafka_queue_new(p->txp);
+        rd_kafka_NewTopic_t *nt = NULL;
+        rd_kafka_AdminOptions_t *o = NULL;
+        rd_kafka_event_t *ev = NULL;
+        sl_err_t err = SL_OK;
+        char e[256];
+
+        if (!q || !(nt = rd_kafka_NewTopic_new(
+                        p->changelog, (int)sl_conf_get_int(conf, "project.changelog.partitions"),
+                        (int)sl_conf_get_int(conf, "topic.replication.factor"), e, sizeof(e)))) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "changelog topic %s: %s",
+                                p->changelog, q ? e : "out of memory");
+                goto done;
+        }
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        o = rd_kafka_AdminOptions_new(p->txp, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(o, 30000, NULL, 0);
+        rd_kafka_CreateTopics(p->txp, &nt, 1, o, q);
+        if (!(ev = rd_kafka_queue_poll(q, 35000))) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_TIMEOUT,
+                                "creating the changelog topic %s: no answer in 35 s", p->changelog);
+                goto done;
+        }
+        {
+                size_t cnt;
+                const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+                    rd_kafka_event_CreateTopics_result(ev), &cnt);
+                rd_kafka_resp_err_t rerr = rd_kafka_event_error(ev)
+                                               ? rd_kafka_event_error(ev)
+                                               : (cnt ? rd_kafka_topic_result_error(res[0]) : 0);
+
+                if (rerr && rerr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
+                                        "creating the changelog topic %s: %s", p->changelog,
+                                        rd_kafka_err2str(rerr));
+        }
+
+done:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (o)
+                rd_kafka_AdminOptions_destroy(o);
+        if (nt)
+                rd_kafka_NewTopic_destroy(nt);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        return err;
+}
+
+/* The transactional producer, the topic and the schema id of the changelog. */
+static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, const char *instance,
+                                   const char *level, char *errstr, size_t errstr_size)
+{
+        const char *defaults[] = {"client.id",
+                                  "seerlog-project-changelog",
+                                  "log_level",
+                                  level,
+                                  "transactional.id",
+                                  instance,
+                                  "enable.idempotence",
+                                  "true",
+                                  "acks",
+                                  "all",
+                                  "partitioner",
+                                  "murmur2_random",
+                                  NULL};
+        const char *mode = sl_conf_get(conf, "schema.mode");
+        rd_kafka_conf_t *c;
+        rd_kafka_error_t *error;
+        char subject[300];
+        sl_err_t err;
+
+        if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
+                return SL_ERR_CONFIG;
+        if (!(p->txp = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, errstr_size)))
+                return SL_ERR_CONFIG;
+        if (sl_conf_get_bool(conf, "topic.create") &&
+            (err = sl_changelog_create(p, conf, errstr, errstr_size)))
+                return err;
+        snprintf(subject, sizeof(subject), "%s-value", p->changelog);
+        if (!strcmp(mode, "fixed"))
+                p->changelog_id = (int32_t)sl_conf_get_int(conf, "schema.id");
+        else if (!strcmp(mode, "register") &&
+                 (err = sl_registry_register(p->registry, subject, sl_event_schema_text(), 0,
+                                             &p->changelog_id, errstr, errstr_size)))
+                return err;
+        else if (!strcmp(mode, "lookup") &&
+                 (err = sl_registry_lookup(p->registry, subject, sl_event_schema_text(), 0,
+                                           &p->changelog_id, NULL, errstr, errstr_size)))
+                return err;
+        /* Fences an earlier incarnation of this store's projector (a zombie). */
+        if ((error = rd_kafka_init_transactions(p->txp, 60000))) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
+                                "changelog: initialising transactions: %s",
+                                rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return err;
+        }
+        return SL_OK;
+}
+
+/* Produces @p ev, just applied, to the changelog (in the open transaction). */
+static sl_err_t sl_changelog_put(sl_projector_t *p, const sl_event_t *ev, char *errstr,
+                                 size_t errstr_size)
+{
+        rd_kafka_resp_err_t err;
+        sl_err_t serr;
+
+        if ((serr = sl_codec_encode(p->codec, ev, &p->buf, errstr, errstr_size)))
+                return serr;
+        p->buf.data[1] = (uint8_t)(p->changelog_id >> 24);
+        p->buf.data[2] = (uint8_t)(p->changelog_id >> 16);
+        p->buf.data[3] = (uint8_t)(p->changelog_id >> 8);
+        p->buf.data[4] = (uint8_t)p->changelog_id;
+        for (;;) {
+                err = rd_kafka_producev(p->txp, RD_KAFKA_V_TOPIC(p->changelog),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_KEY(ev->node_id, strlen(ev->node_id)),
+                                        RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(p->txp, 100);
+        }
+        if (err)
+                return sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog %s: %s",
+                                 p->changelog, rd_kafka_err2str(err));
+        return SL_OK;
+}
+
+/*
+ * Commits the batch's changelog records together with its offsets (for the group) in the open
+ * transaction. @returns 0, 1 (aborted: retry the batch) or -1 (fatal).
+ */
+static int sl_changelog_commit(sl_projector_t *p, rd_kafka_topic_partition_list_t *list,
+                               char *errstr, size_t errstr_size)
+{
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(p->rk);
+        rd_kafka_error_t *error = NULL;
+        int rc = 0;
+
+        if (list->cnt)
+                error = rd_kafka_send_offsets_to_transaction(p->txp, list, cgmd, 60000);
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        if (!error)
+                error = rd_kafka_commit_transaction(p->txp, 60000);
+        if (!error) {
+                p->txn_open = 0;
+                return 0;
+        }
+        sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog transaction: %s",
+                  rd_kafka_error_string(error));
+        rc = rd_kafka_error_is_fatal(error) ? -1 : 1;
+        rd_kafka_error_destroy(error);
+        return rc;
+}
+
+/* Aborts the open transaction, if any (the batch is being given up). */
+static void sl_changelog_abort(sl_projector_t *p)
+{
+        rd_kafka_error_t *error;
+
+        if (!p->txn_open)
+                return;
+        p->txn_open = 0;
+        if ((error = rd_kafka_abort_transaction(p->txp, 60000))) {
+                fprintf(stderr, "seerlog: project: aborting the changelog transaction: %s\n",
+                        rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
+sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, char *errstr,
+                                 size_t errstr_size)
+{
+        static const char *const rk_levels[] = {"3", "4", "6", "7"};
+        const char *level = rk_levels[sl_conf_get_enum(conf, "log.level") & 3];
+        const char *pattern = sl_conf_get(conf, "project.topic.pattern");
+        sl_projector_t *p = calloc(1, sizeof(*p));
+        rd_kafka_topic_partition_list_t *subs = NULL;
+        rd_kafka_conf_t *c = NULL;
+        rd_kafka_resp_err_t err;
+
+        if (!p) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        if (!pattern || pattern[0] != '^') {
+                sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                          "project.topic.pattern must be a regular expression starting with ^");
+                goto fail;
+        }
+        p->batch_max = (size_t)sl_conf_get_int(conf, "project.batch.max");
+        if (!(p->dlq_topic = strdup(sl_conf_get(conf, "dlq.topic"))) ||
+            !(p->msgs = calloc(p->batch_max, sizeof(*p->msgs))) || !(p->ev = sl_event_new())) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        if (!(p->changelog = strdup(sl_conf_get(conf, "project.changelog.topic")))) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        if (!*p->dlq_topic) {
+                sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "dlq.topic is empty");
+                goto fail;
+        }
+        if (sl_store_open(store_dir, sl_conf_get_int(conf, "store.max.bytes"), &p->store, errstr,
+                          errstr_size))
+                goto fail;
+        if (!(p->codec =
+                  sl_codec_new((int32_t)sl_conf_get_int(conf, "schema.id"), errstr, errstr_size)) ||
+            !(p->registry = sl_registry_client_new(conf, errstr, errstr_size)))
+                goto fail;
+        sl_codec_set_fetch_cb(p->codec, sl_registry_fetch_cb, p->registry);
+
+        /* The dead-letter producer. */
+        {
+                const char *defaults[] = {"client.id",
+                                          "seerlog-project-dlq",
+                                          "log_level",
+                                          level,
+                                          "enable.idempotence",
+                                          "true",
+                                          "acks",
+                                          "all",
+                                          NULL};
+
+                if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
+                        goto fail;
+        }
+        rd_kafka_conf_set_dr_msg_cb(c, sl_dlq_dr_cb);
+        rd_kafka_conf_set_opaque(c, p);
+        if (!(p->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, errstr_size)))
+                goto fail;
+        c = NULL;
+
+        if (sl_instance_id(p, p->instance, sizeof(p->instance), errstr, errstr_size) ||
+            sl_liveness_start(p, conf, errstr, errstr_size) ||
+            sl_lag_start(p, conf, errstr, errstr_size))
+                goto fail;
+        /* The consumer: the store keeps the offsets; Kafka's commits are for the lag tools. */
+        {
+                const char *defaults[] = {"client.id",
+                                          "seerlog-project",
+                                          "group.instance.id",
+                                          p->instance,
+                                          "log_level",
+                                          level,
+                                          "group.id",
+                                          sl_conf_get(conf, "project.group.id"),
+                                          "partition.assignment.strategy",
+                                          "cooperative-sticky",
+                                          "isolation.level",
+                                          "read_committed",
+                                          "enable.auto.commit",
+                                          "false",
+                                          "enable.auto.offset.store",
+                                          "false",
+                                          "auto.offset.reset",
+                                          "earliest",
+                                          "enable.partition.eof",
+                                          "true",
+                                          "topic.metadata.refresh.interval.ms",
+                                          "5000",
+                                          NULL};
+
+                if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
+                        goto fail;
+        }
+        rd_kafka_conf_set_rebalance_cb(c, sl_rebalance_cb);
+        rd_kafka_conf_set_opaque(c, p);
+        if (!(p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, errstr_size)))
+                goto fail;
+        c = NULL;
+        if (*p->changelog && sl_changelog_start(p, conf, p->instance, level, errstr, errstr_size))
+                goto fail;
+        rd_kafka_poll_set_consumer(p->rk);
+        if (!(subs = rd_kafka_topic_partition_list_new(1))) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        rd_kafka_topic_partition_list_add(subs, pattern, RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(p->rk, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (err) {
+                sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "subscribing to %s: %s", pattern,
+                          rd_kafka_err2str(err));
+                goto fail;
+        }
+        p->st.nodes = sl_store_node_count(p->store);
+        return p;
+
+fail:
+        if (c)
+                rd_kafka_conf_destroy(c);
+        sl_projector_destroy(p);
+        return NULL;
+}
+
+void sl_projector_destroy(sl_projector_t *p)
+{
+        if (!p)
+                return;
+        if (p->rk) {
+                rd_kafka_consumer_close(p->rk);
+                rd_kafka_destroy(p->rk);
+        }
+        if (p->dlq) {
+                rd_kafka_flush(p->dlq, SL_PROJ_CLOSE_TIMEOUT);
+                rd_kafka_destroy(p->dlq);
+        }
+        if (p->txp) {
+                sl_changelog_abort(p);
+                rd_kafka_destroy(p->txp);
+        }
+        free(p->changelog);
+        free(p->liveness_topic);
+        free(p->control_topic);
+        free(p->group);
+        free(p->lags);
+        sl_liveness_destroy(p->lv);
+        sl_buf_free(&p->buf);
+        sl_store_close(p->store);
+        sl_codec_destroy(p->codec);
+        sl_registry_client_destroy(p->registry);
+        sl_event_destroy(p->ev);
+        for (size_t i = 0; i < p->part_cnt; i++)
+                free(p->parts[i].topic);
+        free(p->parts);
+        free(p->msgs);
+        free(p->dlq_topic);
+        free(p);
+}
+
+/* ---- one batch ---- */
+
+/* Whether a decode error is the record's fault (dead letter) rather than ours (retry). */
+static int sl_record_fault(sl_err_t err)
+{
+        switch (err) {
+        case SL_ERR_INVALID_ARG:
+        case SL_ERR_BAD_MAGIC:
+        case SL_ERR_TRUNCATED:
+        case SL_ERR_BAD_VARINT:
+        case SL_ERR_BAD_LENGTH:
+        case SL_ERR_BAD_ENUM:
+        case SL_ERR_TRAILING:
+        case SL_ERR_BAD_VALUE:
+        case SL_ERR_UNKNOWN_SCHEMA:
+        case SL_ERR_SCHEMA:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* Sends the consumer back to the stored offsets of the partitions the batch touched. */
+static void sl_rewind(sl_projector_t *p)
+{
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+                rd_kafka_topic_t *rkt;
+
+                if (pt->batch_next < 0)
+                        continue;
+                pt->batch_next = -1;
+                pt->eof = 0;
+                if (!pt->assigned)
+                        continue;
+                if (!(rkt = rd_kafka_topic_new(p->rk, pt->topic, NULL)))
+                        continue;
+                /* librdkafka drops what it fetched past that point. */
+                rd_kafka_seek(rkt, pt->partition,
+                              pt->next >= 0 ? pt->next : RD_KAFKA_OFFSET_BEGINNING, 5000);
+                rd_kafka_topic_destroy(rkt);
+        }
+}
+
+/* Commits the batch's offsets to Kafka, asynchronously, for the lag tools only. */
+static void sl_commit_kafka(sl_projector_t *p, rd_kafka_topic_partition_list_t *list)
+{
+        if (list->cnt)
+                rd_kafka_commit(p->rk, list, 1);
+}
+
+/* Applies msgs[0..cnt) in one store transaction. @returns 0, 1 (retry later) or -1 (fatal). */
+static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *list = NULL;
+        sl_store_txn_t *txn = NULL;
+        uint64_t applied = 0, ignored = 0, dead = 0;
+        char derr[512];
+        sl_err_t err;
+        int fatal = -1;
+
+        p->dlq_failed = 0;
+        if ((err = sl_store_begin(p->store, &txn, errstr, errstr_size)))
+                return -1;
+        if (p->txp) {
+                rd_kafka_error_t *error = rd_kafka_begin_transaction(p->txp);
+
+                if (error) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog: %s",
+                                  rd_kafka_error_string(error));
+                        fatal = rd_kafka_error_is_fatal(error) ? -1 : 1;
+                        rd_kafka_error_destroy(error);
+                        goto fail;
+                }
+                p->txn_open = 1;
+        }
+        for (size_t i = 0; i < cnt; i++) {
+                rd_kafka_message_t *m = p->msgs[i];
+                sl_part_t *pt;
+                int done = 0;
+
+                if (!(pt = sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition))) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                        goto fail;
+                }
+                /* Marks the partition as touched by the batch (sl_rewind() goes by it). */
+                if (pt->batch_next < 0)
+                        pt->batch_next = m->offset;
+                if (!m->payload) {
+                        err = sl_seterr(derr, sizeof(derr), SL_ERR_INVALID_ARG,
+                                        "a null value (tombstone) in a state topic");
+                } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
+                                                   sizeof(derr)))) {
+                        err = sl_store_apply(txn, p->ev, &done, derr, sizeof(derr));
+                        if (err && !sl_record_fault(err)) {
+                                /* The store failed (e.g. full): not the record's fault. */
+                                snprintf(errstr, errstr_size, "%s", derr);
+                                goto fail;
+                        }
+                }
+                if (err && !sl_record_fault(err)) {
+                        /* e.g. the registry unreachable: read the batch again later. */
+                        snprintf(errstr, errstr_size, "%s", derr);
+                        fatal = 1;
+                        goto fail;
+                }
+                if (err) {
+                        if (sl_dlq_send(p, m, derr, err, errstr, errstr_size)) {
+                                fatal = 1;
+                                goto fail;
+                        }
+                        dead++;
+                } else if (done) {
+                        if (p->txp && sl_changelog_put(p, p->ev, errstr, errstr_size)) {
+                                fatal = 1;
+                                goto fail;
+                        }
+                        /* (An aborted batch's events are observed again when re-read.) */
+                        sl_liveness_observe(p->lv, p->ev->node_id, p->ev->kind,
+                                            p->ev->event_time_ms, sl_proj_wall_ms(), NULL, 0);
+                        applied++;
+                } else {
+                        ignored++;
+                }
+                if (m->offset + 1 > pt->batch_next)
+                        pt->batch_next = m->offset + 1;
+        }
+        /* Dead letters reach their topic before the offsets move past their records. */
+        if (dead && (rd_kafka_flush(p->dlq, SL_PROJ_DLQ_TIMEOUT) || p->dlq_failed)) {
+                sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
+                          "dead letters not delivered to %s within %d s", p->dlq_topic,
+                          SL_PROJ_DLQ_TIMEOUT / 1000);
+                fatal = 1;
+                goto fail;
+        }
+        if (!(list = rd_kafka_topic_partition_list_new(8))) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+
+                if (pt->batch_next < 0 || pt->batch_next <= pt->next)
+                        continue;
+                if (sl_store_offset_put(txn, pt->topic, pt->partition, pt->batch_next, errstr,
+                                        errstr_size))
+                        goto fail;
+                rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset =
+                    pt->batch_next;
+        }
+        /* The changelog first: a crash between the two commits leaves the changelog ahead of the
+         * store, and the store's replay of the batch writes the same states to it again. */
+        if (p->txp && (fatal = sl_changelog_commit(p, list, errstr, errstr_size)))
+                goto fail;
+        fatal = -1;
+        err = sl_store_commit(txn, errstr, errstr_size);
+        txn = NULL;
+        if (err)
+                goto fail;
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+
+                if (pt->batch_next > pt->next)
+                        pt->next = pt->batch_next;
+                pt->batch_next = -1;
+        }
+        if (!p->txp)
+                sl_commit_kafka(p, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        p->st.applied += applied;
+        p->st.ignored += ignored;
+        p->st.dead_lettered += dead;
+        p->st.batches++;
+        p->st.nodes = sl_store_node_count(p->store);
+        return 0;
+
+fail:
+        if (txn)
+                sl_store_abort(txn);
+        if (list)
+                rd_kafka_topic_partition_list_destroy(list);
+        if (p->txp)
+                sl_changelog_abort(p);
+        sl_rewind(p);
+        return fatal;
+}
+
+int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        size_t cnt = 0, recs = 0;
+        int64_t now = sl_proj_mono_ms();
+        rd_kafka_message_t *m;
+        int rc = 0;
+
+        if (p->fatal[0]) {
+                sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: %s", p->fatal);
+                return -1;
+        }
+        if (now < p->retry_at_ms) {
+                int64_t wait = p->retry_at_ms - now;
+
+                /* Keeps serving the group (heartbeats are librdkafka's) while waiting. */
+                usleep((useconds_t)(wait < timeout_ms ? wait : timeout_ms) * 1000);
+                return 0;
+        }
+        rd_kafka_poll(p->dlq, 0);
+        if (p->lag_interval && now >= p->next_lag_ms) {
+                sl_lag_report(p);
+                p->next_lag_ms = now + p->lag_interval;
+        }
+        if (now >= p->next_tick_ms) {
+                sl_liveness_tick_now(p);
+                p->next_tick_ms = now + SL_PROJ_TICK_MS;
+        }
+        /* End-of-partition events come in order with the records: the last one seen for a
+         * partition says whether the batch leaves it at its end. */
+        for (m = rd_kafka_consumer_poll(p->rk, timeout_ms); m;
+             m = cnt < p->batch_max ? rd_kafka_consumer_poll(p->rk, 0) : NULL) {
+                sl_part_t *pt =
+                    m->rkt ? sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+
+                if (!m->err) {
+                        if (pt) {
+                                pt->eof = 0;
+                                pt->had_record = 1;
+                        }
+                        p->msgs[cnt++] = m;
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (pt) {
+                                pt->eof = 1;
+                                pt->eof_offset = m->offset;
+                        }
+                } else {
+                        fprintf(stderr, "seerlog: project: consumer: %s\n",
+                                rd_kafka_message_errstr(m));
+                        if (rd_kafka_fatal_error(p->rk, NULL, 0)) {
+                                sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
+                                          "fatal consumer error: %s", rd_kafka_message_errstr(m));
+                                rd_kafka_message_destroy(m);
+                                rc = -1;
+                                goto done;
+                        }
+                }
+                rd_kafka_message_destroy(m);
+                if (!cnt)
+                        break;
+        }
+        recs = cnt;
+        if (!cnt)
+                return 0;
+        p->st.consumed += cnt;
+        rc = sl_apply_batch(p, cnt, errstr, errstr_size);
+        if (rc == 1) {
+                fprintf(stderr,
+                        "seerlog: project: batch of %zu records not applied, retrying: %s\n", cnt,
+                        errstr);
+                p->st.retried++;
+                p->retry_at_ms = sl_proj_mono_ms() + SL_PROJ_RETRY_MS;
+                rc = 0;
+        }
+done:
+        for (size_t i = 0; i < cnt; i++)
+                rd_kafka_message_destroy(p->msgs[i]);
+        return rc < 0 ? -1 : (int)recs;
+}
+
+int sl_projector_caught_up(const sl_projector_t *p)
+{
+        int assigned = 0;
+
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                const sl_part_t *pt = &p->parts[i];
+
+                if (!pt->assigned)
+                        continue;
+                /* An end-of-partition event queued before a rewind (a retried batch) is stale:
+                 * the end counts only once the store's offset reached it. */
+                if (!pt->eof || (pt->had_record && pt->next < pt->eof_offset))
+                        return 0;
+                assigned++;
+        }
+        return assigned > 0;
+}
+
+void sl_projector_stats(const sl_projector_t *p, sl_projector_stats_t *stats)
+{
+        *stats = p->st;
+}
+
+sl_store_t *sl_projector_store(sl_projector_t *p)
+{
+        return p->store;
+}

@@ -1,0 +1,88 @@
+/**
+ * @file sl_projector.h
+ * @brief The projector: replays the state topics into a store (sl_store.h), exactly once.
+ *
+ * A consumer in group project.group.id subscribes to the topics matching
+ * project.topic.pattern (cooperative-sticky assignment, read_committed, no auto commit). Each
+ * sl_projector_poll() takes one batch of up to project.batch.max records and, in ONE store
+ * transaction, applies every decodable event (the store's (incarnation, seq) guard drops
+ * duplicates and stale events) and stores, per partition, the offset after the last record.
+ * The store, not Kafka, decides where reading resumes: on every assignment the consumer starts
+ * each partition at the store's offset (the beginning when the store has none). After the
+ * store commit the same offsets are committed to Kafka asynchronously, only so that standard
+ * lag tools (kafka-consumer-groups) see the group.
+ *
+ * A record that cannot be decoded (not the wire format, truncated, an unknown schema id, a
+ * writer schema that cannot be read as NodeStateEvent, an invalid value, a null value) goes to
+ * dlq.topic with its key and value unchanged and headers naming the reason
+ * (seerlog.dlq.reason, seerlog.dlq.error), and where it came from (seerlog.dlq.topic,
+ * seerlog.dlq.partition, seerlog.dlq.offset); the dead-letter records are delivered before the
+ * batch's store commit, so a bad record is never skipped without reaching the DLQ (after a
+ * crash it may reach it twice). Errors that are not the record's fault (the registry
+ * unreachable, the DLQ undeliverable) abort the batch: nothing of it is stored, the consumer
+ * goes back to the stored offsets, and the batch is tried again after a pause.
+ */
+#ifndef SL_PROJECTOR_H
+#define SL_PROJECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_conf.h"
+#include "sl_err.h"
+#include "sl_liveness.h"
+#include "sl_store.h"
+
+typedef struct sl_projector_s sl_projector_t;
+
+/** Counters, cumulative since sl_projector_new(), and gauges. */
+typedef struct {
+        uint64_t consumed;         /**< Records read (end-of-partition events not counted). */
+        uint64_t applied;          /**< Events that changed a node's state. */
+        uint64_t ignored;          /**< Duplicate or stale events (the guard). */
+        uint64_t dead_lettered;    /**< Records sent to the dead-letter topic. */
+        uint64_t batches;          /**< Store transactions committed. */
+        uint64_t retried;          /**< Batches aborted (not the records' fault) and read again. */
+        uint64_t nodes;            /**< Gauge: nodes in the store. */
+        int assigned;              /**< Gauge: partitions assigned. */
+        int64_t lag;               /**< Gauge: records behind the ends, at the last report. */
+        int paused;                /**< Gauge: partitions paused as the busiest. */
+        uint64_t pauses;           /**< Times the busiest partitions were paused. */
+        uint64_t liveness_changes; /**< Liveness changes decided (and published). */
+        uint64_t liveness[SL_LIVENESS__CNT]; /**< Gauges: nodes per liveness state. */
+} sl_projector_stats_t;
+
+/**
+ * @brief Opens the store in @p store_dir and starts the consumer (it joins the group and gets
+ *        partitions during the following polls).
+ * @returns NULL with the reason in @p errstr (bad configuration, store in use or unreadable).
+ */
+sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, char *errstr,
+                                 size_t errstr_size);
+
+/**
+ * @brief Leaves the group (its partitions are revoked) and closes the store. What was committed
+ *        stays; a batch in progress is not (there is none between polls).
+ */
+void sl_projector_destroy(sl_projector_t *p);
+
+/**
+ * @brief Waits up to @p timeout_ms for records, then applies one batch (see the file comment).
+ * @returns the number of records in the batch (0: none arrived), or -1 with @p errstr set when
+ *          the projector cannot go on (the store full or broken, a fatal Kafka error).
+ *          Transient failures are retried by later calls and counted in `retried`.
+ */
+int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @returns 1 when partitions are assigned and every one of them was read to its end (the
+ *          log's end at the time it was reached), else 0.
+ */
+int sl_projector_caught_up(const sl_projector_t *p);
+
+void sl_projector_stats(const sl_projector_t *p, sl_projector_stats_t *stats);
+
+/** The projector's store, for reads (sl_store_hash(), sl_store_node_get(), ...). */
+sl_store_t *sl_projector_store(sl_projector_t *p);
+
+#endif

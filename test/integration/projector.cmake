@@ -1,0 +1,3 @@
+# The projector against the real broker and a real registry: convergence of two groups, kill -9
+# crash trials (SEERLOG_CRASH_TRIALS, default 6), dead letters, duplicates, the store lock.
+sl_add_integration_script(test_project test-project.sh)
