@@ -480,6 +480,15 @@ static sl_err_t sl_lag_start(sl_projector_t *p, const sl_conf_t *conf, char *err
 
 /* ---- creation ---- */
 
+/* The consumer's -X properties mean nothing to the producers: not worth a warning each. */
+static void sl_proj_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+        if (!strcmp(fac, "CONFWARN") && rd_kafka_type(rk) == RD_KAFKA_PRODUCER &&
+            strstr(buf, "consumer property"))
+                return;
+        fprintf(stderr, "%%%d|%s|%s: %s\n", level, fac, rd_kafka_name(rk), buf);
+}
+
 static rd_kafka_conf_t *sl_proj_kafka_conf(const sl_conf_t *conf, const char *const *defaults,
                                            char *errstr, size_t errstr_size)
 {
@@ -500,6 +509,7 @@ static rd_kafka_conf_t *sl_proj_kafka_conf(const sl_conf_t *conf, const char *co
                 rd_kafka_conf_destroy(c);
                 return NULL;
         }
+        rd_kafka_conf_set_log_cb(c, sl_proj_log_cb);
         return c;
 }
 
@@ -781,29 +791,16 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                 goto fail;
         /* The consumer: the store keeps the offsets; Kafka's commits are for the lag tools. */
         {
-                const char *defaults[] = {"client.id",
-                                          "seerlog-project",
-                                          "group.instance.id",
-                                          p->instance,
-                                          "log_level",
-                                          level,
-                                          "group.id",
-                                          sl_conf_get(conf, "project.group.id"),
-                                          "partition.assignment.strategy",
-                                          "cooperative-sticky",
-                                          "isolation.level",
-                                          "read_committed",
-                                          "enable.auto.commit",
-                                          "false",
-                                          "enable.auto.offset.store",
-                                          "false",
-                                          "auto.offset.reset",
-                                          "earliest",
-                                          "enable.partition.eof",
-                                          "true",
-                                          "topic.metadata.refresh.interval.ms",
-                                          "5000",
-                                          NULL};
+                const char *defaults[] = {
+                    "client.id", "seerlog-project", "group.instance.id", p->instance, "log_level",
+                    level, "group.id", sl_conf_get(conf, "project.group.id"),
+                    "partition.assignment.strategy", "cooperative-sticky", "isolation.level",
+                    "read_committed", "enable.auto.commit", "false", "enable.auto.offset.store",
+                    "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true",
+                    "topic.metadata.refresh.interval.ms", "5000",
+                    /* The end of an idle partition is known after one
+                     * long poll: 100 ms rather than 500 (--catch-up). */
+                    "fetch.wait.max.ms", "100", NULL};
 
                 if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
                         goto fail;
