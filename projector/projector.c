@@ -384,12 +384,18 @@ static void sl_balance(sl_projector_t *p, int64_t total, int64_t now)
         }
         if (total <= p->lag_high || assigned < 2)
                 return;
+        others = total;
         for (size_t i = 0; i < p->part_cnt && cnt < assigned / 2 && cnt < 256; i++) {
                 const sl_part_t *pt = &p->parts[i];
 
-                if (pt->assigned && pt->lag > 2 * (total / (int64_t)assigned))
+                if (pt->assigned && pt->lag > 2 * (total / (int64_t)assigned)) {
                         idx[cnt++] = i;
+                        others -= pt->lag;
+                }
         }
+        /* Pausing helps only if the others are behind too: else it would just stall. */
+        if (cnt && others < p->lag_low)
+                cnt = 0;
         if (cnt) {
                 sl_pause(p, idx, cnt, 1);
                 p->paused_at = now;
@@ -800,7 +806,10 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                     "topic.metadata.refresh.interval.ms", "5000",
                     /* The end of an idle partition is known after one
                      * long poll: 100 ms rather than 500 (--catch-up). */
-                    "fetch.wait.max.ms", "100", NULL};
+                    "fetch.wait.max.ms", "100",
+                    /* Room for whole batches while catching up (librdkafka's defaults are
+                     * 100000 messages and 64 MiB). */
+                    "queued.min.messages", "200000", "queued.max.messages.kbytes", "131072", NULL};
 
                 if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
                         goto fail;
