@@ -51,7 +51,7 @@ static int sl_state_print(const char *node_id, const sl_event_t *ev, void *opaqu
 static int sl_state_run(sl_cli_t *cli)
 {
         const char *store = sl_cli_str(cli, "store"), *what;
-        char errstr[512], hash[SL_STORE_HASH_HEX_SIZE];
+        char errstr[512] = "", hash[SL_STORE_HASH_HEX_SIZE];
         int argc = sl_cli_argc(cli), ret = SL_EXIT_OK;
         sl_event_t *ev = NULL;
         sl_store_t *s = NULL;
@@ -88,8 +88,11 @@ static int sl_state_run(sl_cli_t *cli)
                 else if (sl_state_print(NULL, ev, NULL))
                         ret = sl_cli_fail(cli, "writing to stdout failed");
         } else if ((err = sl_store_walk(s, sl_state_print, NULL, errstr, sizeof(errstr)))) {
+                /* The printer's own failures leave errstr empty. */
                 ret = sl_cli_fail(cli, "%s",
-                                  err == SL_ERR_IO && !errstr[0] ? "writing failed" : errstr);
+                                  errstr[0]             ? errstr
+                                  : err == SL_ERR_NOMEM ? "out of memory"
+                                                        : "writing to stdout failed");
         }
         sl_event_destroy(ev);
         sl_store_close(s);

@@ -47,6 +47,7 @@
 #include "sl_conf.h"
 #include "sl_err.h"
 #include "sl_event.h"
+#include "sl_name.h"
 
 typedef struct sl_producer_s sl_producer_t;
 
@@ -149,15 +150,7 @@ rd_kafka_t *sl_producer_rk(sl_producer_t *p);
 
 /* ---- Routing and names (no producer needed) ---- */
 
-/** Longest node id, region and type accepted. */
-#define SL_NAME_MAX 128
-
-/**
- * @brief Checks a node id, region or type: 1..SL_NAME_MAX characters of [A-Za-z0-9._-] (what a
- *        Kafka topic name allows), not "." or "..".
- * @param what the name of the thing, for the message ("node id", "region", "type").
- */
-sl_err_t sl_name_validate(const char *what, const char *value, char *errstr, size_t errstr_size);
+/* Node ids, regions and types: SL_NAME_MAX and sl_name_validate() in sl_name.h. */
 
 /**
  * @brief Expands @p tmpl ({region}, {type}; any other {...} is an error) for one node into

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "sl_liveness.h"
-#include "sl_producer.h" /* sl_name_validate() */
+#include "sl_name.h"
 
 extern const char sl_liveness_avsc[];
 

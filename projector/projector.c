@@ -65,6 +65,7 @@ struct sl_projector_s {
         rd_kafka_message_t **msgs;
         sl_part_t *parts;
         size_t part_cnt, part_cap;
+        size_t part_last;   /**< The partition sl_part_get() found last: records come in runs. */
         int64_t dlq_failed; /**< Dead letters whose delivery failed in the current batch. */
         int64_t retry_at_ms;
         char fatal[512]; /**< Set by the rebalance callback when the store cannot be read. */
@@ -83,12 +84,16 @@ static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t part
 {
         sl_part_t *pt;
 
+        if (p->part_last < p->part_cnt && p->parts[p->part_last].partition == partition &&
+            !strcmp(p->parts[p->part_last].topic, topic))
+                return &p->parts[p->part_last];
         for (size_t i = 0; i < p->part_cnt; i++)
-                if (p->parts[i].partition == partition && !strcmp(p->parts[i].topic, topic))
+                if (p->parts[i].partition == partition && !strcmp(p->parts[i].topic, topic)) {
+                        p->part_last = i;
                         return &p->parts[i];
+                }
         if (p->part_cnt == p->part_cap) {
                 size_t cap = p->part_cap ? p->part_cap * 2 : 64;
-
                 sl_partition_lag_t *lags;
 
                 if (!(pt = realloc(p->parts, cap * sizeof(*pt))))
@@ -106,7 +111,7 @@ static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t part
         pt->partition = partition;
         pt->next = pt->batch_next = -1;
         pt->lag = -1;
-        p->part_cnt++;
+        p->part_last = p->part_cnt++;
         return pt;
 }
 
@@ -283,12 +288,15 @@ static void sl_liveness_tick_now(sl_projector_t *p)
                 p->st.liveness[i] = counts[i];
 }
 
+/* Seeds the tracker with a stored node, received at the projector's start (ctx->now). */
 static int sl_liveness_seed_cb(const char *node_id, const sl_event_t *ev, void *opaque)
 {
-        sl_projector_t *p = opaque;
+        const sl_tick_ctx_t *t = opaque;
+        sl_err_t err =
+            sl_liveness_observe(t->p->lv, node_id, ev->kind, ev->event_time_ms, t->now, NULL, 0);
 
-        return sl_liveness_observe(p->lv, node_id, ev->kind, ev->event_time_ms, sl_proj_wall_ms(),
-                                   NULL, 0) == SL_ERR_NOMEM;
+        /* Only memory can fail here: the store's node ids are valid. */
+        return err == SL_ERR_NOMEM ? (int)err : 0;
 }
 
 /* The tracker, seeded with the store's nodes and the inventory; the liveness topic's schema. */
@@ -298,6 +306,7 @@ static sl_err_t sl_liveness_start(sl_projector_t *p, const sl_conf_t *conf, char
         const char *inventory = sl_conf_get(conf, "inventory.file");
         const char *topic = sl_conf_get(conf, "liveness.topic");
         const char *mode = sl_conf_get(conf, "schema.mode");
+        sl_tick_ctx_t seed;
         char subject[300];
         sl_err_t err;
 
@@ -308,8 +317,13 @@ static sl_err_t sl_liveness_start(sl_projector_t *p, const sl_conf_t *conf, char
         if (inventory && *inventory &&
             (err = sl_liveness_load_inventory(p->lv, inventory, errstr, errstr_size)))
                 return err;
-        if ((err = sl_store_walk(p->store, sl_liveness_seed_cb, p, errstr, errstr_size)))
-                return err;
+        seed.p = p;
+        seed.now = sl_proj_wall_ms();
+        errstr[0] = '\0';
+        if ((err = sl_store_walk(p->store, sl_liveness_seed_cb, &seed, errstr, errstr_size)))
+                return errstr[0] ? err
+                                 : sl_seterr(errstr, errstr_size, err,
+                                             "seeding liveness from the store: out of memory");
         if (!topic || !*topic)
                 return SL_OK;
         if (!strcmp(mode, "fixed")) {
@@ -936,6 +950,7 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
         rd_kafka_topic_partition_list_t *list = NULL;
         sl_store_txn_t *txn = NULL;
         uint64_t applied = 0, ignored = 0, dead = 0;
+        int64_t received = sl_proj_wall_ms(); /* the batch's receipt time, for liveness */
         char derr[512];
         sl_err_t err;
         int fatal = -1;
@@ -998,7 +1013,7 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                         }
                         /* (An aborted batch's events are observed again when re-read.) */
                         sl_liveness_observe(p->lv, p->ev->node_id, p->ev->kind,
-                                            p->ev->event_time_ms, sl_proj_wall_ms(), NULL, 0);
+                                            p->ev->event_time_ms, received, NULL, 0);
                         applied++;
                 } else {
                         ignored++;
