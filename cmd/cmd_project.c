@@ -64,15 +64,19 @@ const sl_cmd_t sl_cmd_project = {
 static void sl_project_print_stats(FILE *fp, const sl_projector_stats_t *st, const char *hash)
 {
         fprintf(fp,
-                "{\"consumed\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"ignored\":%" PRIu64
-                ",\"dead_lettered\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"retried\":%" PRIu64
-                ",\"nodes\":%" PRIu64 ",\"assigned\":%d,\"lag\":%" PRId64 ",\"pauses\":%" PRIu64
-                ",\"liveness\":{\"alive\":%" PRIu64 ",\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64
-                ",\"left\":%" PRIu64 ",\"missing\":%" PRIu64 "}",
-                st->consumed, st->applied, st->ignored, st->dead_lettered, st->batches, st->retried,
-                st->nodes, st->assigned, st->lag, st->pauses, st->liveness[SL_LIVENESS_ALIVE],
-                st->liveness[SL_LIVENESS_SUSPECT], st->liveness[SL_LIVENESS_DEAD],
-                st->liveness[SL_LIVENESS_LEFT], st->liveness[SL_LIVENESS_MISSING]);
+                "{\"consumed\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"superseded\":%" PRIu64
+                ",\"ignored\":%" PRIu64 ",\"dead_lettered\":%" PRIu64 ",\"batches\":%" PRIu64
+                ",\"retried\":%" PRIu64 ",\"nodes\":%" PRIu64 ",\"assigned\":%d,\"lag\":%" PRId64
+                ",\"pauses\":%" PRIu64 ",\"liveness\":{\"alive\":%" PRIu64 ",\"suspect\":%" PRIu64
+                ",\"dead\":%" PRIu64 ",\"left\":%" PRIu64 ",\"missing\":%" PRIu64 "}",
+                st->consumed, st->applied, st->superseded, st->ignored, st->dead_lettered,
+                st->batches, st->retried, st->nodes, st->assigned, st->lag, st->pauses,
+                st->liveness[SL_LIVENESS_ALIVE], st->liveness[SL_LIVENESS_SUSPECT],
+                st->liveness[SL_LIVENESS_DEAD], st->liveness[SL_LIVENESS_LEFT],
+                st->liveness[SL_LIVENESS_MISSING]);
+        fprintf(fp,
+                ",\"time_ms\":{\"poll\":%" PRIu64 ",\"apply\":%" PRIu64 ",\"commit\":%" PRIu64 "}",
+                st->poll_us / 1000, st->apply_us / 1000, st->commit_us / 1000);
         if (hash)
                 fprintf(fp, ",\"hash\":\"%s\"", hash);
         fprintf(fp, "}\n");

@@ -11,14 +11,16 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sl_event.h"
+#include "sl_fs.h"
 #include "sl_liveness.h"
 #include "sl_producer.h" /* the control topic's record (sl_lag_report_t) */
 #include "sl_registry.h"
 
-#define SL_PROJ_RETRY_MS      1000  /**< Pause before a failed batch is read again. */
-#define SL_PROJ_DLQ_TIMEOUT   30000 /**< How long a batch waits for its dead letters. */
-#define SL_PROJ_CLOSE_TIMEOUT 10000
-#define SL_PROJ_TICK_MS       250 /**< Liveness is decided this often. */
+#define SL_PROJ_RETRY_MS        1000  /**< Pause before a failed batch is read again. */
+#define SL_PROJ_DLQ_TIMEOUT     30000 /**< How long a batch waits for its dead letters. */
+#define SL_PROJ_CLOSE_TIMEOUT   10000
+#define SL_PROJ_TICK_MS         250  /**< Liveness is decided this often. */
+#define SL_PROJ_RESOLVE_TIMEOUT 5000 /**< For the first offsets of new partitions. */
 
 /* One assigned (or once assigned) partition. */
 typedef struct {
@@ -33,6 +35,22 @@ typedef struct {
         int64_t lag;        /**< At the last lag report; -1 unknown. */
         int paused;
 } sl_part_t;
+
+/* A node's newest event in the current batch. */
+typedef struct {
+        size_t off; /**< In arena: the node id (id_len bytes and a NUL), then the store value. */
+        uint32_t id_len, val_len;
+        uint64_t hash;
+        int64_t inc, seq, time_ms;
+        size_t slot; /**< Its index in slots. */
+        sl_event_kind_t kind;
+} sl_pending_t;
+
+/* A pending node's place in the sorted order. */
+typedef struct {
+        uint64_t key; /**< See sl_pend_sort(). */
+        uint32_t idx; /**< In pend. */
+} sl_sort_t;
 
 struct sl_projector_s {
         rd_kafka_t *rk;  /**< The consumer. */
@@ -63,6 +81,13 @@ struct sl_projector_s {
         int cooperative;
         size_t batch_max;
         rd_kafka_message_t **msgs;
+        /* The batch's newest event per node (see sl_apply_batch()). */
+        sl_buf_t arena;     /**< Each pending node's id, then its store value. */
+        sl_pending_t *pend; /**< batch_max entries. */
+        sl_sort_t *order;   /**< pend sorted by node id. */
+        uint32_t *slots;    /**< Hash table of pend indices + 1 (0: empty); slot_mask + 1 long. */
+        size_t slot_mask;
+        uint64_t superseded; /**< In the current batch. */
         sl_part_t *parts;
         size_t part_cnt, part_cap;
         size_t part_last;   /**< The partition sl_part_get() found last: records come in runs. */
@@ -72,12 +97,17 @@ struct sl_projector_s {
         sl_projector_stats_t st;
 };
 
-static int64_t sl_proj_mono_ms(void)
+static int64_t sl_proj_mono_us(void)
 {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t sl_proj_mono_ms(void)
+{
+        return sl_proj_mono_us() / 1000;
 }
 
 static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t partition)
@@ -117,6 +147,39 @@ static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t part
 
 /* ---- assignment: the store says where to start ---- */
 
+/*
+ * Turns the partitions of @p parts to be read from the beginning (RD_KAFKA_OFFSET_BEGINNING)
+ * into their first offsets, asked of the brokers in one ListOffsets round (timestamp -2 means
+ * "earliest"). librdkafka 2.0.2 resolves a logical offset itself, but when the assignment comes
+ * before it has bound the new partition to its leader, it finds "no current leader" and tries
+ * again only 500 ms later; a numeric offset starts fetching as soon as the partition is bound.
+ * A partition that cannot be resolved is left at BEGINNING for librdkafka to resolve.
+ */
+static void sl_resolve_beginnings(sl_projector_t *p, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+
+        if (!q)
+                return;
+        for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING)
+                        rd_kafka_topic_partition_list_add(q, parts->elems[i].topic,
+                                                          parts->elems[i].partition)
+                            ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (q->cnt && !rd_kafka_offsets_for_times(p->rk, q, SL_PROJ_RESOLVE_TIMEOUT)) {
+                for (int i = 0; i < q->cnt; i++) {
+                        rd_kafka_topic_partition_t *r = &q->elems[i], *tp;
+
+                        if (r->err || r->offset < 0)
+                                continue;
+                        tp = rd_kafka_topic_partition_list_find(parts, r->topic, r->partition);
+                        if (tp)
+                                tp->offset = r->offset;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(q);
+}
+
 static void sl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -153,6 +216,7 @@ static void sl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 snprintf(p->fatal, sizeof(p->fatal), "out of memory");
                         }
                 }
+                sl_resolve_beginnings(p, parts);
                 if (p->cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
@@ -672,22 +736,25 @@ static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, con
 }
 
 /* Produces @p ev, just applied, to the changelog (in the open transaction). */
-static sl_err_t sl_changelog_put(sl_projector_t *p, const sl_event_t *ev, char *errstr,
+/* Produces a node's state (a store value, see sl_store.h) to the changelog, in the open
+ * transaction. */
+static sl_err_t sl_changelog_put(sl_projector_t *p, const char *node_id, size_t id_len,
+                                 const uint8_t *value, size_t value_len, char *errstr,
                                  size_t errstr_size)
 {
+        size_t body_len = value_len - SL_STORE_NODE_HDR;
         rd_kafka_resp_err_t err;
-        sl_err_t serr;
 
-        if ((serr = sl_codec_encode(p->codec, ev, &p->buf, errstr, errstr_size)))
-                return serr;
-        p->buf.data[1] = (uint8_t)(p->changelog_id >> 24);
-        p->buf.data[2] = (uint8_t)(p->changelog_id >> 16);
-        p->buf.data[3] = (uint8_t)(p->changelog_id >> 8);
-        p->buf.data[4] = (uint8_t)p->changelog_id;
+        if (sl_buf_reserve(&p->buf, SL_WIRE_HEADER_SIZE + body_len))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        p->buf.data[0] = 0;
+        sl_be32(p->buf.data + 1, (uint32_t)p->changelog_id);
+        memcpy(p->buf.data + SL_WIRE_HEADER_SIZE, value + SL_STORE_NODE_HDR, body_len);
+        p->buf.len = SL_WIRE_HEADER_SIZE + body_len;
         for (;;) {
                 err = rd_kafka_producev(p->txp, RD_KAFKA_V_TOPIC(p->changelog),
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_KEY(ev->node_id, strlen(ev->node_id)),
+                                        RD_KAFKA_V_KEY(node_id, id_len),
                                         RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
@@ -763,10 +830,19 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
         }
         p->batch_max = (size_t)sl_conf_get_int(conf, "project.batch.max");
         if (!(p->dlq_topic = strdup(sl_conf_get(conf, "dlq.topic"))) ||
-            !(p->msgs = calloc(p->batch_max, sizeof(*p->msgs))) || !(p->ev = sl_event_new())) {
+            !(p->msgs = calloc(p->batch_max, sizeof(*p->msgs))) || !(p->ev = sl_event_new()) ||
+            !(p->pend = calloc(p->batch_max, sizeof(*p->pend))) ||
+            !(p->order = calloc(p->batch_max, sizeof(*p->order)))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
         }
+        for (p->slot_mask = 1; p->slot_mask < 2 * p->batch_max; p->slot_mask <<= 1)
+                ;
+        if (!(p->slots = calloc(p->slot_mask, sizeof(*p->slots)))) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        p->slot_mask--;
         if (!(p->changelog = strdup(sl_conf_get(conf, "project.changelog.topic")))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
@@ -822,8 +898,11 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                      * long poll: 100 ms rather than 500 (--catch-up). */
                     "fetch.wait.max.ms", "100",
                     /* Room for whole batches while catching up (librdkafka's defaults are
-                     * 100000 messages and 64 MiB). */
-                    "queued.min.messages", "200000", "queued.max.messages.kbytes", "131072", NULL};
+                     * 100000 messages and 64 MiB). librdkafka holds the count against the whole
+                     * consumer queue, and a partition that finds it exceeded is not fetched
+                     * again for 500 ms (fetch.error.backoff.ms): with 200000, catching up
+                     * stalled for 500 ms after every few batches. The bytes bound the memory. */
+                    "queued.min.messages", "1000000", "queued.max.messages.kbytes", "131072", NULL};
 
                 if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
                         goto fail;
@@ -889,6 +968,10 @@ void sl_projector_destroy(sl_projector_t *p)
                 free(p->parts[i].topic);
         free(p->parts);
         free(p->msgs);
+        free(p->pend);
+        free(p->order);
+        free(p->slots);
+        sl_buf_free(&p->arena);
         free(p->dlq_topic);
         free(p);
 }
@@ -944,36 +1027,187 @@ static void sl_commit_kafka(sl_projector_t *p, rd_kafka_topic_partition_list_t *
                 rd_kafka_commit(p->rk, list, 1);
 }
 
-/* Applies msgs[0..cnt) in one store transaction. @returns 0, 1 (retry later) or -1 (fatal). */
+static uint64_t sl_id_hash(const char *id, size_t len)
+{
+        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (uint8_t)id[i]) * 0x100000001b3ULL;
+        return h;
+}
+
+/*
+ * Keeps p->ev as its node's pending state if it is newer than the batch's pending one (the
+ * store decides later whether it is newer than the stored one). @returns SL_OK, or an error of
+ * sl_store_value() (an invalid event: the record's fault) or SL_ERR_NOMEM.
+ */
+static sl_err_t sl_pend(sl_projector_t *p, size_t *pend_cnt, char *errstr, size_t errstr_size)
+{
+        const sl_event_t *ev = p->ev;
+        size_t id_len = strlen(ev->node_id), start = p->arena.len, slot;
+        uint64_t h = sl_id_hash(ev->node_id, id_len);
+        sl_pending_t *pe = NULL;
+        sl_err_t err;
+
+        for (slot = h & p->slot_mask; p->slots[slot]; slot = (slot + 1) & p->slot_mask) {
+                sl_pending_t *q = &p->pend[p->slots[slot] - 1];
+
+                if (q->hash == h && q->id_len == id_len &&
+                    !memcmp(p->arena.data + q->off, ev->node_id, id_len)) {
+                        pe = q;
+                        break;
+                }
+        }
+        if (pe &&
+            (ev->incarnation < pe->inc || (ev->incarnation == pe->inc && ev->seq <= pe->seq))) {
+                /* Stale next to the batch's pending event: only validated. */
+                err = sl_store_value(p->store, ev, &p->arena, errstr, errstr_size);
+                p->arena.len = start;
+                return err ? err : SL_ERR_NOT_FOUND;
+        }
+        if (sl_buf_reserve(&p->arena, start + id_len + 1))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        memcpy(p->arena.data + start, ev->node_id, id_len + 1);
+        p->arena.len += id_len + 1;
+        if ((err = sl_store_value(p->store, ev, &p->arena, errstr, errstr_size))) {
+                p->arena.len = start;
+                return err;
+        }
+        if (!pe) {
+                pe = &p->pend[*pend_cnt];
+                p->slots[slot] = (uint32_t)++ * pend_cnt;
+                pe->slot = slot;
+                pe->hash = h;
+                pe->id_len = (uint32_t)id_len;
+        } else {
+                p->superseded++;
+        }
+        pe->off = start;
+        pe->val_len = (uint32_t)(p->arena.len - start - id_len - 1);
+        pe->inc = ev->incarnation;
+        pe->seq = ev->seq;
+        pe->time_ms = ev->event_time_ms;
+        pe->kind = ev->kind;
+        return SL_OK;
+}
+
+/* The 8 bytes of @p id from @p from on, big-endian, zero-padded: ids hold no NUL, so these
+ * keys order as the ids do (bytewise, shorter first) whenever they differ. */
+static uint64_t sl_sort_key(const uint8_t *id, size_t len, size_t from)
+{
+        uint64_t k = 0;
+
+        for (size_t i = 0; i < 8; i++)
+                k = k << 8 | (from + i < len ? id[from + i] : 0);
+        return k;
+}
+
+static void sl_sort_swap(sl_sort_t *a, sl_sort_t *b)
+{
+        sl_sort_t t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+/*
+ * Sorts @p o[0..n) by key: quicksort (median of three, the smaller side first by recursion, the
+ * larger by iteration: depth O(log n)), insertion sort under 16 elements. glibc's qsort() took 20
+ * ms for 100000 keys, most of it in calls of the comparison function.
+ */
+static void sl_sort_keys(sl_sort_t *o, size_t n)
+{
+        while (n > 16) {
+                size_t m = n / 2, i = 0, j = n - 1;
+                uint64_t pivot;
+
+                if (o[m].key < o[0].key)
+                        sl_sort_swap(&o[m], &o[0]);
+                if (o[n - 1].key < o[0].key)
+                        sl_sort_swap(&o[n - 1], &o[0]);
+                if (o[n - 1].key < o[m].key)
+                        sl_sort_swap(&o[n - 1], &o[m]);
+                pivot = o[m].key;
+                for (;;) { /* Hoare: o[0..j] <= pivot <= o[j+1..n) */
+                        while (o[i].key < pivot)
+                                i++;
+                        while (o[j].key > pivot)
+                                j--;
+                        if (i >= j)
+                                break;
+                        sl_sort_swap(&o[i++], &o[j--]);
+                }
+                if (j + 1 < n - j - 1) {
+                        sl_sort_keys(o, j + 1);
+                        o += j + 1;
+                        n -= j + 1;
+                } else {
+                        sl_sort_keys(o + j + 1, n - j - 1);
+                        n = j + 1;
+                }
+        }
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0 && o[k].key < o[k - 1].key; k--)
+                        sl_sort_swap(&o[k], &o[k - 1]);
+}
+
+/*
+ * Sorts @p o[0..n) by node id, knowing their first @p from bytes equal: by the next 8 bytes as
+ * an integer, then each run of equal keys by the 8 after those (at most SL_NAME_MAX / 8 levels).
+ */
+static void sl_sort_level(const sl_projector_t *p, sl_sort_t *o, size_t n, size_t from)
+{
+        for (size_t i = 0; i < n; i++) {
+                const sl_pending_t *pe = &p->pend[o[i].idx];
+
+                o[i].key = sl_sort_key(p->arena.data + pe->off, pe->id_len, from);
+        }
+        sl_sort_keys(o, n);
+        for (size_t i = 0, j; i < n; i = j) {
+                for (j = i + 1; j < n && o[j].key == o[i].key;)
+                        j++;
+                /* Equal keys of ids that end within them would be equal ids: not in a batch. */
+                if (j - i > 1)
+                        sl_sort_level(p, o + i, j - i, from + 8);
+        }
+}
+
+/* Orders the batch's pending nodes by id (LMDB's order) into p->order. */
+static void sl_pend_sort(sl_projector_t *p, size_t cnt)
+{
+        for (size_t i = 0; i < cnt; i++)
+                p->order[i].idx = (uint32_t)i;
+        sl_sort_level(p, p->order, cnt, 0);
+}
+
+/*
+ * Applies msgs[0..cnt) in one store transaction. @returns 0, 1 (retry later) or -1 (fatal).
+ *
+ * Two passes. The first decodes every record (dead-lettering what cannot be read) and keeps,
+ * per node, only the newest event of the batch by (incarnation, seq), encoded as its store
+ * value: what the store would end with had every event been applied in turn. The second writes
+ * those in node id order (LMDB's pages stay in the cache), each through the store's guard
+ * against the stored state, and feeds the changelog and the liveness tracker with each one
+ * stored.
+ */
 static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t errstr_size)
 {
         rd_kafka_topic_partition_list_t *list = NULL;
         sl_store_txn_t *txn = NULL;
         uint64_t applied = 0, ignored = 0, dead = 0;
         int64_t received = sl_proj_wall_ms(); /* the batch's receipt time, for liveness */
+        int64_t t0 = sl_proj_mono_us(), t1;
+        size_t pend_cnt = 0;
         char derr[512];
         sl_err_t err;
         int fatal = -1;
 
         p->dlq_failed = 0;
-        if ((err = sl_store_begin(p->store, &txn, errstr, errstr_size)))
-                return -1;
-        if (p->txp) {
-                rd_kafka_error_t *error = rd_kafka_begin_transaction(p->txp);
-
-                if (error) {
-                        sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog: %s",
-                                  rd_kafka_error_string(error));
-                        fatal = rd_kafka_error_is_fatal(error) ? -1 : 1;
-                        rd_kafka_error_destroy(error);
-                        goto fail;
-                }
-                p->txn_open = 1;
-        }
+        p->superseded = 0;
+        p->arena.len = 0;
         for (size_t i = 0; i < cnt; i++) {
                 rd_kafka_message_t *m = p->msgs[i];
                 sl_part_t *pt;
-                int done = 0;
 
                 if (!(pt = sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition))) {
                         sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
@@ -987,9 +1221,11 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                                         "a null value (tombstone) in a state topic");
                 } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
                                                    sizeof(derr)))) {
-                        err = sl_store_apply(txn, p->ev, &done, derr, sizeof(derr));
-                        if (err && !sl_record_fault(err)) {
-                                /* The store failed (e.g. full): not the record's fault. */
+                        err = sl_pend(p, &pend_cnt, derr, sizeof(derr));
+                        if (err == SL_ERR_NOT_FOUND) {
+                                ignored++;
+                                err = SL_OK;
+                        } else if (err == SL_ERR_NOMEM) {
                                 snprintf(errstr, errstr_size, "%s", derr);
                                 goto fail;
                         }
@@ -1006,17 +1242,6 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                                 goto fail;
                         }
                         dead++;
-                } else if (done) {
-                        if (p->txp && sl_changelog_put(p, p->ev, errstr, errstr_size)) {
-                                fatal = 1;
-                                goto fail;
-                        }
-                        /* (An aborted batch's events are observed again when re-read.) */
-                        sl_liveness_observe(p->lv, p->ev->node_id, p->ev->kind,
-                                            p->ev->event_time_ms, received, NULL, 0);
-                        applied++;
-                } else {
-                        ignored++;
                 }
                 if (m->offset + 1 > pt->batch_next)
                         pt->batch_next = m->offset + 1;
@@ -1028,6 +1253,43 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                           SL_PROJ_DLQ_TIMEOUT / 1000);
                 fatal = 1;
                 goto fail;
+        }
+        sl_pend_sort(p, pend_cnt);
+        if ((err = sl_store_begin(p->store, &txn, errstr, errstr_size)))
+                goto fail;
+        if (p->txp) {
+                rd_kafka_error_t *error = rd_kafka_begin_transaction(p->txp);
+
+                if (error) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog: %s",
+                                  rd_kafka_error_string(error));
+                        fatal = rd_kafka_error_is_fatal(error) ? -1 : 1;
+                        rd_kafka_error_destroy(error);
+                        goto fail;
+                }
+                p->txn_open = 1;
+        }
+        for (size_t i = 0; i < pend_cnt; i++) {
+                const sl_pending_t *pe = &p->pend[p->order[i].idx];
+                const char *id = (const char *)p->arena.data + pe->off;
+                const uint8_t *val = p->arena.data + pe->off + pe->id_len + 1;
+                int done = 0;
+
+                /* The store failing (e.g. full) is not the record's fault. */
+                if (sl_store_put(txn, id, pe->id_len, val, pe->val_len, &done, errstr, errstr_size))
+                        goto fail;
+                if (!done) {
+                        ignored++;
+                        continue;
+                }
+                if (p->txp &&
+                    sl_changelog_put(p, id, pe->id_len, val, pe->val_len, errstr, errstr_size)) {
+                        fatal = 1;
+                        goto fail;
+                }
+                /* (An aborted batch's events are observed again when re-read.) */
+                sl_liveness_observe(p->lv, id, pe->kind, pe->time_ms, received, NULL, 0);
+                applied++;
         }
         if (!(list = rd_kafka_topic_partition_list_new(8))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
@@ -1044,6 +1306,8 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                 rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset =
                     pt->batch_next;
         }
+        t1 = sl_proj_mono_us();
+        p->st.apply_us += (uint64_t)(t1 - t0);
         /* The changelog first: a crash between the two commits leaves the changelog ahead of the
          * store, and the store's replay of the batch writes the same states to it again. */
         if (p->txp && (fatal = sl_changelog_commit(p, list, errstr, errstr_size)))
@@ -1051,6 +1315,7 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
         fatal = -1;
         err = sl_store_commit(txn, errstr, errstr_size);
         txn = NULL;
+        p->st.commit_us += (uint64_t)(sl_proj_mono_us() - t1);
         if (err)
                 goto fail;
         for (size_t i = 0; i < p->part_cnt; i++) {
@@ -1063,7 +1328,10 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
         if (!p->txp)
                 sl_commit_kafka(p, list);
         rd_kafka_topic_partition_list_destroy(list);
+        for (size_t i = 0; i < pend_cnt; i++)
+                p->slots[p->pend[i].slot] = 0;
         p->st.applied += applied;
+        p->st.superseded += p->superseded;
         p->st.ignored += ignored;
         p->st.dead_lettered += dead;
         p->st.batches++;
@@ -1071,6 +1339,8 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
         return 0;
 
 fail:
+        for (size_t i = 0; i < pend_cnt; i++)
+                p->slots[p->pend[i].slot] = 0;
         if (txn)
                 sl_store_abort(txn);
         if (list)
@@ -1144,6 +1414,7 @@ int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t er
                         break;
         }
         recs = cnt;
+        p->st.poll_us += (uint64_t)(sl_proj_mono_us() - now * 1000);
         if (!cnt)
                 return 0;
         p->st.consumed += cnt;

@@ -38,7 +38,9 @@ typedef struct sl_projector_s sl_projector_t;
 /** Counters, cumulative since sl_projector_new(), and gauges. */
 typedef struct {
         uint64_t consumed;         /**< Records read (end-of-partition events not counted). */
-        uint64_t applied;          /**< Events that changed a node's state. */
+        uint64_t applied;          /**< Events stored as their node's state. */
+        uint64_t superseded;       /**< Newer than the node's state, but followed in the same
+                                        batch by a newer event of the node, stored instead. */
         uint64_t ignored;          /**< Duplicate or stale events (the guard). */
         uint64_t dead_lettered;    /**< Records sent to the dead-letter topic. */
         uint64_t batches;          /**< Store transactions committed. */
@@ -50,6 +52,9 @@ typedef struct {
         uint64_t pauses;           /**< Times the busiest partitions were paused. */
         uint64_t liveness_changes; /**< Liveness changes decided (and published). */
         uint64_t liveness[SL_LIVENESS__CNT]; /**< Gauges: nodes per liveness state. */
+        uint64_t poll_us;                    /**< Time spent waiting for and collecting records. */
+        uint64_t apply_us;  /**< Time spent decoding and applying batches (commits excluded). */
+        uint64_t commit_us; /**< Time spent in store commits (and the changelog's). */
 } sl_projector_stats_t;
 
 /**

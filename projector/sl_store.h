@@ -42,6 +42,9 @@
 /** Format version of the values in the "nodes" database. */
 #define SL_STORE_FORMAT_VERSION 1
 
+/** Bytes before the Avro body in a "nodes" value: format version, incarnation, seq, time. */
+#define SL_STORE_NODE_HDR 25
+
 /** Size of the hex digest sl_store_hash() writes, NUL included. */
 #define SL_STORE_HASH_HEX_SIZE 65
 
@@ -90,6 +93,30 @@ sl_err_t sl_store_begin(sl_store_t *s, sl_store_txn_t **txnp, char *errstr, size
  */
 sl_err_t sl_store_apply(sl_store_txn_t *txn, const sl_event_t *ev, int *appliedp, char *errstr,
                         size_t errstr_size);
+
+/**
+ * @brief Validates and encodes @p ev into the value the "nodes" database holds for it (see
+ *        Layout), appended to @p out, for sl_store_put().
+ *
+ * Errors: those of sl_codec_encode() (an invalid event), SL_ERR_INVALID_ARG for a node_id longer
+ * than LMDB's key limit, SL_ERR_NOMEM; @p out then keeps its length. Needs no transaction.
+ */
+sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                        size_t errstr_size);
+
+/**
+ * @brief Stores @p value, made by sl_store_value() from an event of node @p node_id
+ *        (@p id_len bytes), as that node's state if it is newer (see Ordering).
+ *
+ * sl_store_apply() is sl_store_value() and this. Puts in ascending node id order cost less:
+ * LMDB's pages along the way stay in the cache.
+ *
+ * @param appliedp set to 1 if stored, 0 if the event is a duplicate or stale and was ignored.
+ * @returns SL_ERR_INVALID_ARG when @p value does not start with a value header; after other
+ *          errors (e.g. the store is full) the transaction must be aborted.
+ */
+sl_err_t sl_store_put(sl_store_txn_t *txn, const char *node_id, size_t id_len, const uint8_t *value,
+                      size_t value_len, int *appliedp, char *errstr, size_t errstr_size);
 
 /**
  * @brief Records that @p topic / @p partition is to be read from @p next_offset on.

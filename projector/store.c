@@ -27,16 +27,14 @@
 /* The id the store's codec gives its own schema; only ever seen by the codec. */
 #define SL_STORE_CODEC_ID 1
 
-/* u8 version, i64 incarnation, i64 seq, i64 event_time_ms */
-#define SL_STORE_NODE_HDR 25
-
 /* Offsets key: topic, 0, i32 partition. */
 #define SL_STORE_OFFSET_KEY_MAX 512
 
 struct sl_store_txn_s {
         sl_store_t *s;
         MDB_txn *txn;
-        int64_t added; /**< New nodes, counted on commit. */
+        MDB_cursor *cur; /**< On "nodes", for sl_store_put(); closed with the transaction. */
+        int64_t added;   /**< New nodes, counted on commit. */
 };
 
 struct sl_store_s {
@@ -48,7 +46,8 @@ struct sl_store_s {
         char *dir;
         uint64_t count; /**< Committed nodes. */
         sl_codec_t *codec;
-        sl_buf_t enc;        /**< Encoded event (wire format), reused by sl_store_apply(). */
+        sl_buf_t enc;        /**< Encoded event (wire format), reused by sl_store_value(). */
+        sl_buf_t val;        /**< A stored value, reused by sl_store_apply(). */
         sl_buf_t dec;        /**< Header + stored body for sl_codec_decode(), reused. */
         sl_event_t *walk_ev; /**< The event sl_store_walk() hands to its callback. */
         sl_store_txn_t txn;  /**< The one write transaction, reused. */
@@ -144,6 +143,7 @@ void sl_store_close(sl_store_t *s)
         sl_event_destroy(s->walk_ev);
         sl_buf_free(&s->enc);
         sl_buf_free(&s->dec);
+        sl_buf_free(&s->val);
         free(s->dir);
         free(s);
 }
@@ -169,6 +169,11 @@ sl_err_t sl_store_begin(sl_store_t *s, sl_store_txn_t **txnp, char *errstr, size
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn))) {
                 t->txn = NULL;
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
+        }
+        if ((rc = mdb_cursor_open(t->txn, s->nodes, &t->cur))) {
+                mdb_txn_abort(t->txn);
+                t->txn = NULL;
+                return sl_store_mdb_err(s, rc, "mdb_cursor_open", errstr, errstr_size);
         }
         t->s = s;
         t->added = 0;
@@ -268,58 +273,87 @@ static sl_err_t sl_store_decode(sl_store_t *s, const MDB_val *k, const MDB_val *
         return SL_OK;
 }
 
+sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char *errstr,
+                        size_t errstr_size)
+{
+        size_t body_len, id_len;
+        uint8_t *p;
+        sl_err_t err;
+
+        /* Encoding validates: an invalid event is an error whether or not it is newer. */
+        if ((err = sl_codec_encode(s->codec, ev, &s->enc, errstr, errstr_size)))
+                return err;
+        id_len = strlen(ev->node_id);
+        if (id_len > s->max_key)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: node_id is %zu bytes, longer than the %zu LMDB allows",
+                                 id_len, s->max_key);
+        body_len = s->enc.len - SL_WIRE_HEADER_SIZE;
+        if (sl_buf_reserve(out, out->len + SL_STORE_NODE_HDR + body_len))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        p = out->data + out->len;
+        p[0] = SL_STORE_FORMAT_VERSION;
+        sl_be64(p + 1, (uint64_t)ev->incarnation);
+        sl_be64(p + 9, (uint64_t)ev->seq);
+        sl_be64(p + 17, (uint64_t)ev->event_time_ms);
+        memcpy(p + SL_STORE_NODE_HDR, s->enc.data + SL_WIRE_HEADER_SIZE, body_len);
+        out->len += SL_STORE_NODE_HDR + body_len;
+        return SL_OK;
+}
+
+sl_err_t sl_store_put(sl_store_txn_t *t, const char *node_id, size_t id_len, const uint8_t *value,
+                      size_t value_len, int *appliedp, char *errstr, size_t errstr_size)
+{
+        sl_store_t *s = t->s;
+        MDB_val k = {id_len, (void *)node_id}, kq, v, nv = {value_len, (void *)value};
+        int64_t inc, seq, time_ms, new_inc, new_seq;
+        unsigned flags = 0;
+        int rc;
+
+        *appliedp = 0;
+        if (!t->txn)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: no transaction is open");
+        if (!id_len || id_len > s->max_key || sl_store_node_hdr(&nv, &new_inc, &new_seq, &time_ms))
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: not a node id and a value of sl_store_value()");
+        /* One descent: the cursor finds the node and the put replaces it where it stands. */
+        /* (A copy of k: LMDB points it at the page, which the put below may move.) */
+        kq = k;
+        rc = mdb_cursor_get(t->cur, &kq, &v, MDB_SET_KEY);
+        if (rc && rc != MDB_NOTFOUND)
+                return sl_store_mdb_err(s, rc, "get node", errstr, errstr_size);
+        if (!rc) {
+                if (sl_store_node_hdr(&v, &inc, &seq, &time_ms))
+                        return sl_store_corrupt(s, &k, "bad size or format version", errstr,
+                                                errstr_size);
+                if (new_inc < inc || (new_inc == inc && new_seq <= seq))
+                        return SL_OK; /* a duplicate or stale: the stored state is as new */
+                flags = MDB_CURRENT;
+        }
+        if ((rc = mdb_cursor_put(t->cur, &k, &nv, flags)))
+                return sl_store_mdb_err(s, rc, "put node", errstr, errstr_size);
+        if (!flags)
+                t->added++;
+        *appliedp = 1;
+        return SL_OK;
+}
+
 sl_err_t sl_store_apply(sl_store_txn_t *t, const sl_event_t *ev, int *appliedp, char *errstr,
                         size_t errstr_size)
 {
         sl_store_t *s = t->s;
-        MDB_val k, v;
-        const uint8_t *body;
-        uint8_t *p;
-        size_t body_len;
-        int64_t inc, seq, time_ms;
-        int rc, is_new = 0;
         sl_err_t err;
 
         *appliedp = 0;
         if (!t->txn)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "store: no transaction is open");
-        /* Encoding validates: an invalid event is an error whether or not it is newer. */
-        if ((err = sl_codec_encode(s->codec, ev, &s->enc, errstr, errstr_size)))
+        s->val.len = 0;
+        if ((err = sl_store_value(s, ev, &s->val, errstr, errstr_size)))
                 return err;
-        body = s->enc.data + SL_WIRE_HEADER_SIZE;
-        body_len = s->enc.len - SL_WIRE_HEADER_SIZE;
-        k.mv_size = strlen(ev->node_id);
-        k.mv_data = (void *)ev->node_id;
-        if (k.mv_size > s->max_key)
-                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
-                                 "store: node_id is %zu bytes, longer than the %zu LMDB allows",
-                                 k.mv_size, s->max_key);
-
-        rc = mdb_get(t->txn, s->nodes, &k, &v);
-        if (rc == MDB_NOTFOUND)
-                is_new = 1;
-        else if (rc)
-                return sl_store_mdb_err(s, rc, "get node", errstr, errstr_size);
-        else if (sl_store_node_hdr(&v, &inc, &seq, &time_ms))
-                return sl_store_corrupt(s, &k, "bad size or format version", errstr, errstr_size);
-        else if (ev->incarnation < inc || (ev->incarnation == inc && ev->seq <= seq))
-                return SL_OK; /* a duplicate or stale: the stored state is as new or newer */
-
-        v.mv_size = SL_STORE_NODE_HDR + body_len;
-        v.mv_data = NULL;
-        if ((rc = mdb_put(t->txn, s->nodes, &k, &v, MDB_RESERVE)))
-                return sl_store_mdb_err(s, rc, "put node", errstr, errstr_size);
-        p = v.mv_data;
-        p[0] = SL_STORE_FORMAT_VERSION;
-        sl_be64(p + 1, (uint64_t)ev->incarnation);
-        sl_be64(p + 9, (uint64_t)ev->seq);
-        sl_be64(p + 17, (uint64_t)ev->event_time_ms);
-        memcpy(p + SL_STORE_NODE_HDR, body, body_len);
-        if (is_new)
-                t->added++;
-        *appliedp = 1;
-        return SL_OK;
+        return sl_store_put(t, ev->node_id, strlen(ev->node_id), s->val.data, s->val.len, appliedp,
+                            errstr, errstr_size);
 }
 
 /* Builds the offsets key into @p kb; @returns its length, or 0 for an invalid topic. */

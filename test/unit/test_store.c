@@ -679,3 +679,88 @@ Test(store, corrupt_entries_are_errors)
         sl_event_destroy(out);
         sl_store_close(s);
 }
+
+/*
+ * Many puts in one transaction, in no particular order, each replacing a value of another size
+ * (LMDB then moves the entry within its page, or to another): every node ends with its newest
+ * value, nothing else is added, and the store equals one that received only the newest events.
+ */
+Test(store, puts_replace_values_of_other_sizes_in_one_transaction)
+{
+        enum { NODES = 3000, ROUNDS = 4 };
+        char node[32], cluster[200], hexa[SL_STORE_HASH_HEX_SIZE], hexb[SL_STORE_HASH_HEX_SIZE];
+        char dir_b[320];
+        sl_store_t *s = open_store(dir, MAX_BYTES), *b;
+        sl_event_t *got = sl_event_new();
+        sl_store_txn_t *txn;
+        sl_buf_t val = {0};
+        unsigned seed = 7;
+        int applied;
+
+        snprintf(dir_b, sizeof(dir_b), "%s/b", tmpdir);
+        b = open_store(dir_b, MAX_BYTES);
+        cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        for (int round = 1; round <= ROUNDS; round++) {
+                for (int k = 0; k < NODES; k++) {
+                        int n = (int)(((unsigned)k * 7919u + (unsigned)round * 104729u) % NODES);
+                        size_t clen = 1 + rand_r(&seed) % 150;
+                        sl_event_t *e;
+
+                        snprintf(node, sizeof(node), "n-%05d", n);
+                        memset(cluster, 'a' + round, clen);
+                        cluster[clen] = '\0';
+                        e = mk_event(node, 1, round, SL_STATUS_UP);
+                        sl_event_set(e, &e->cluster, cluster);
+                        val.len = 0;
+                        cr_assert_eq(sl_store_value(s, e, &val, errstr, sizeof(errstr)), SL_OK,
+                                     "%s", errstr);
+                        cr_assert_eq(sl_store_put(txn, node, strlen(node), val.data, val.len,
+                                                  &applied, errstr, sizeof(errstr)),
+                                     SL_OK, "%s", errstr);
+                        cr_assert_eq(applied, 1, "%s round %d", node, round);
+                        /* The same event again, and an older one: both ignored. */
+                        cr_assert_eq(sl_store_put(txn, node, strlen(node), val.data, val.len,
+                                                  &applied, errstr, sizeof(errstr)),
+                                     SL_OK);
+                        cr_assert_eq(applied, 0);
+                        if (round == ROUNDS)
+                                cr_assert_eq(apply1(b, e), 1);
+                        sl_event_destroy(e);
+                }
+        }
+        cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_node_count(s), NODES);
+        for (int n = 0; n < NODES; n++) {
+                snprintf(node, sizeof(node), "n-%05d", n);
+                cr_assert_eq(sl_store_node_get(s, node, got, errstr, sizeof(errstr)), SL_OK,
+                             "%s: %s", node, errstr);
+                cr_assert_eq(got->seq, ROUNDS, "%s", node);
+                cr_assert_eq(got->cluster[0], 'a' + ROUNDS, "%s", node);
+        }
+        hash_of(s, hexa);
+        hash_of(b, hexb);
+        cr_assert_str_eq(hexa, hexb);
+        sl_buf_free(&val);
+        sl_event_destroy(got);
+        sl_store_close(b);
+        sl_store_close(s);
+}
+
+Test(store, put_refuses_what_is_not_a_stored_value)
+{
+        sl_store_t *s = open_store(dir, MAX_BYTES);
+        static const uint8_t junk[30] = {9};
+        sl_store_txn_t *txn;
+        int applied = -1;
+
+        cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(
+            sl_store_put(txn, "n1", 2, junk, sizeof(junk), &applied, errstr, sizeof(errstr)),
+            SL_ERR_INVALID_ARG);
+        cr_assert_eq(applied, 0);
+        cr_assert_eq(sl_store_put(txn, "n1", 2, junk, 3, &applied, errstr, sizeof(errstr)),
+                     SL_ERR_INVALID_ARG);
+        cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_node_count(s), 0);
+        sl_store_close(s);
+}
