@@ -46,9 +46,12 @@ const sl_cmd_t sl_cmd_project = {
         "offsets inside the snapshot instead of the beginning of the log.\n"
         "\n"
         "Runs until SIGINT or SIGTERM (or, with --catch-up, until it has read everything that\n"
-        "was there), then prints one JSON line to stdout: consumed, applied, ignored,\n"
-        "dead_lettered, batches, retried, nodes, assigned, lag, pauses, liveness (nodes per\n"
-        "state) and the store's canonical hash (the same as 'seerlog state hash').\n"
+        "was there), then prints one JSON line to stdout: consumed, applied (events stored),\n"
+        "superseded (newer than the node's state, but followed in their batch by a newer event\n"
+        "of the node, stored instead), ignored (duplicate or stale), dead_lettered, batches,\n"
+        "retried, nodes, assigned, lag, pauses, liveness (nodes per state), time_ms (where the\n"
+        "time went: poll, read = decode and coalesce, wait = for the writer thread, write,\n"
+        "commit) and the store's canonical hash (the same as 'seerlog state hash').\n"
         "--stats-interval prints the same, without the hash, to stderr while running.\n"
         "\n"
         "Every project.lag.interval.ms the projector measures its lag per partition, publishes\n"
@@ -75,8 +78,10 @@ static void sl_project_print_stats(FILE *fp, const sl_projector_stats_t *st, con
                 st->liveness[SL_LIVENESS_DEAD], st->liveness[SL_LIVENESS_LEFT],
                 st->liveness[SL_LIVENESS_MISSING]);
         fprintf(fp,
-                ",\"time_ms\":{\"poll\":%" PRIu64 ",\"apply\":%" PRIu64 ",\"commit\":%" PRIu64 "}",
-                st->poll_us / 1000, st->apply_us / 1000, st->commit_us / 1000);
+                ",\"time_ms\":{\"poll\":%" PRIu64 ",\"read\":%" PRIu64 ",\"wait\":%" PRIu64
+                ",\"write\":%" PRIu64 ",\"commit\":%" PRIu64 "}",
+                st->poll_us / 1000, st->read_us / 1000, st->wait_us / 1000, st->write_us / 1000,
+                st->commit_us / 1000);
         if (hash)
                 fprintf(fp, ",\"hash\":\"%s\"", hash);
         fprintf(fp, "}\n");
@@ -156,6 +161,7 @@ static int sl_project_run(sl_cli_t *cli)
                         next_stats += every * 1000;
                 }
         }
+        sl_projector_flush(p); /* the last batch's result */
         sl_projector_stats(p, &st);
         if (sl_store_hash(sl_projector_store(p), hash, errstr, sizeof(errstr))) {
                 fprintf(stderr, "seerlog: project: %s\n", errstr);

@@ -112,8 +112,10 @@ static const sl_conf_prop_t sl_conf_table[] = {
               "Regular expression (POSIX extended, anchored with ^) of the state topics to "
               "project; topics created later are picked up within "
               "topic.metadata.refresh.interval.ms."),
-    SL_INT("project.batch.max", "100000", 1, 1000000,
-           "Most records applied in one store transaction (one poll batch)."),
+    SL_INT("project.batch.max", "500000", 1, 1000000,
+           "Most records in one store transaction. A batch is read while the one before is "
+           "stored, and grows up to this while that takes; smaller values bound the work "
+           "redone after a crash."),
     SL_STRING("store.dir", "", 0, "The projector's store directory (an LMDB environment)."),
     SL_INT("store.max.bytes", "10737418240", 1048576, INT64_MAX,
            "Largest size the store may grow to (LMDB map size); the projector stops when full."),

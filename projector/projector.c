@@ -1,7 +1,9 @@
 /* The projector: the state topics into the store, exactly once (see sl_projector.h). */
 #include "sl_projector.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,9 @@
 #define SL_PROJ_RETRY_MS        1000  /**< Pause before a failed batch is read again. */
 #define SL_PROJ_DLQ_TIMEOUT     30000 /**< How long a batch waits for its dead letters. */
 #define SL_PROJ_CLOSE_TIMEOUT   10000
-#define SL_PROJ_TICK_MS         250  /**< Liveness is decided this often. */
-#define SL_PROJ_RESOLVE_TIMEOUT 5000 /**< For the first offsets of new partitions. */
+#define SL_PROJ_TICK_MS         250   /**< Liveness is decided this often. */
+#define SL_PROJ_RESOLVE_TIMEOUT 5000  /**< For the first offsets of new partitions. */
+#define SL_PROJ_CHUNK           10000 /**< Records read at a time into a batch. */
 
 /* One assigned (or once assigned) partition. */
 typedef struct {
@@ -38,12 +41,14 @@ typedef struct {
 
 /* A node's newest event in the current batch. */
 typedef struct {
-        size_t off; /**< In arena: the node id (id_len bytes and a NUL), then the store value. */
-        uint32_t id_len, val_len;
+        size_t off;     /**< In arena: the node id (id_len bytes and a NUL). */
+        size_t val_off; /**< In arena: the store value (val_len bytes, room for val_cap). */
+        uint32_t id_len, val_len, val_cap;
         uint64_t hash;
         int64_t inc, seq, time_ms;
         size_t slot; /**< Its index in slots. */
         sl_event_kind_t kind;
+        int applied; /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
 
 /* A pending node's place in the sorted order. */
@@ -51,6 +56,33 @@ typedef struct {
         uint64_t key; /**< See sl_pend_sort(). */
         uint32_t idx; /**< In pend. */
 } sl_sort_t;
+
+/* A partition's next offset after a batch. */
+typedef struct {
+        const char *topic; /**< A sl_part_t's: lives as long as the projector. */
+        int32_t partition;
+        int64_t next;
+} sl_batch_part_t;
+
+/*
+ * One batch on its way to the store: read (decoded, coalesced, sorted) by the polling thread,
+ * then written by the writer thread while the polling thread reads the next one.
+ */
+typedef struct {
+        sl_buf_t arena;     /**< Each pending node's id, then its store value. */
+        sl_pending_t *pend; /**< The newest event per node; batch_max entries. */
+        sl_sort_t *order;   /**< pend sorted by node id. */
+        size_t pend_cnt;
+        sl_batch_part_t *parts; /**< Every partition the batch read. */
+        size_t part_cnt, part_cap;
+        size_t records;
+        int64_t received; /**< Wall clock when read: the events' receipt time, for liveness. */
+        uint64_t ignored, superseded, dead;
+        /* The writer's results. */
+        uint64_t applied, nodes, write_us, commit_us;
+        int rc; /**< 0 committed, 1 given up (read it again), -1 fatal. */
+        char errstr[512];
+} sl_batch_t;
 
 struct sl_projector_s {
         rd_kafka_t *rk;  /**< The consumer. */
@@ -80,14 +112,21 @@ struct sl_projector_s {
         sl_event_t *ev;
         int cooperative;
         size_t batch_max;
+        size_t chunk; /**< Records taken from the consumer at a time (msgs holds them). */
         rd_kafka_message_t **msgs;
-        /* The batch's newest event per node (see sl_apply_batch()). */
-        sl_buf_t arena;     /**< Each pending node's id, then its store value. */
-        sl_pending_t *pend; /**< batch_max entries. */
-        sl_sort_t *order;   /**< pend sorted by node id. */
-        uint32_t *slots;    /**< Hash table of pend indices + 1 (0: empty); slot_mask + 1 long. */
+        /* Two batches: one being read here, one at the writer thread. */
+        sl_batch_t *batch[2];
+        int fill;        /**< The one being read. */
+        uint32_t *slots; /**< The batch being read: pend indices + 1 by node id hash (0: empty). */
         size_t slot_mask;
-        uint64_t superseded; /**< In the current batch. */
+        pthread_t w_thread;
+        pthread_mutex_t w_lock; /**< Guards w_job, w_done and w_stop. */
+        pthread_cond_t w_cond;  /**< Signalled when any of them changes. */
+        sl_batch_t *w_job;      /**< Handed to the writer, not finished. */
+        sl_batch_t *w_done;     /**< Finished by the writer, not yet taken in. */
+        int w_stop, w_started;
+        sl_buf_t w_buf;          /**< The writer's: changelog records. */
+        pthread_mutex_t lv_lock; /**< Guards lv: the writer observes, this thread ticks. */
         sl_part_t *parts;
         size_t part_cnt, part_cap;
         size_t part_last;   /**< The partition sl_part_get() found last: records come in runs. */
@@ -96,6 +135,11 @@ struct sl_projector_s {
         char fatal[512]; /**< Set by the rebalance callback when the store cannot be read. */
         sl_projector_stats_t st;
 };
+
+/* The writer thread (see sl_batch_write()). */
+static void *sl_writer_main(void *arg);
+static void sl_writer_idle(sl_projector_t *p);
+static sl_batch_t *sl_writer_collect(sl_projector_t *p);
 
 static int64_t sl_proj_mono_us(void)
 {
@@ -191,6 +235,8 @@ static void sl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * partition.assignment.strategy. */
         p->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                /* The store's offsets, once the batch at the writer is committed (or not). */
+                sl_writer_idle(p);
                 for (int i = 0; i < parts->cnt; i++) {
                         rd_kafka_topic_partition_t *tp = &parts->elems[i];
                         sl_part_t *pt = sl_part_get(p, tp->topic, tp->partition);
@@ -346,8 +392,10 @@ static void sl_liveness_tick_now(sl_projector_t *p)
         sl_tick_ctx_t t = {p, sl_proj_wall_ms()};
         size_t counts[SL_LIVENESS__CNT];
 
+        pthread_mutex_lock(&p->lv_lock);
         sl_liveness_tick(p->lv, t.now, p->hb_interval, sl_liveness_changed, &t);
         sl_liveness_counts(p->lv, counts);
+        pthread_mutex_unlock(&p->lv_lock);
         for (int i = 0; i < SL_LIVENESS__CNT; i++)
                 p->st.liveness[i] = counts[i];
 }
@@ -684,22 +732,34 @@ done:
 }
 
 /* The transactional producer, the topic and the schema id of the changelog. */
+/*
+ * Asks for @p topic's metadata now, so that the first record @p rk produces to it is not held
+ * back until librdkafka learns where its partitions are: librdkafka 2.0.2 asks for a topic it
+ * has not seen at its next topic scan, up to a second later (the projector's first lag report,
+ * and the changelog's first batch, waited about 0.9 s). Best effort: the producer asks again by
+ * itself. NULL or "" does nothing.
+ */
+static void sl_warm_metadata(rd_kafka_t *rk, const char *topic)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt;
+
+        if (!topic || !*topic || !(rkt = rd_kafka_topic_new(rk, topic, NULL)))
+                return;
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, SL_PROJ_RESOLVE_TIMEOUT))
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+}
+
 static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, const char *instance,
                                    const char *level, char *errstr, size_t errstr_size)
 {
-        const char *defaults[] = {"client.id",
-                                  "seerlog-project-changelog",
-                                  "log_level",
-                                  level,
-                                  "transactional.id",
-                                  instance,
-                                  "enable.idempotence",
-                                  "true",
-                                  "acks",
-                                  "all",
-                                  "partitioner",
-                                  "murmur2_random",
-                                  NULL};
+        const char *defaults[] = {"client.id", "seerlog-project-changelog", "log_level", level,
+                                  "transactional.id", instance, "enable.idempotence", "true",
+                                  "acks", "all", "partitioner", "murmur2_random",
+                                  /* A batch's records (up to project.batch.max) fit in the
+                                   * queue: the transaction's commit sends what is left. */
+                                  "queue.buffering.max.messages", "1000000", NULL};
         const char *mode = sl_conf_get(conf, "schema.mode");
         rd_kafka_conf_t *c;
         rd_kafka_error_t *error;
@@ -732,10 +792,10 @@ static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, con
                 rd_kafka_error_destroy(error);
                 return err;
         }
+        sl_warm_metadata(p->txp, p->changelog);
         return SL_OK;
 }
 
-/* Produces @p ev, just applied, to the changelog (in the open transaction). */
 /* Produces a node's state (a store value, see sl_store.h) to the changelog, in the open
  * transaction. */
 static sl_err_t sl_changelog_put(sl_projector_t *p, const char *node_id, size_t id_len,
@@ -745,20 +805,21 @@ static sl_err_t sl_changelog_put(sl_projector_t *p, const char *node_id, size_t 
         size_t body_len = value_len - SL_STORE_NODE_HDR;
         rd_kafka_resp_err_t err;
 
-        if (sl_buf_reserve(&p->buf, SL_WIRE_HEADER_SIZE + body_len))
+        if (sl_buf_reserve(&p->w_buf, SL_WIRE_HEADER_SIZE + body_len))
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-        p->buf.data[0] = 0;
-        sl_be32(p->buf.data + 1, (uint32_t)p->changelog_id);
-        memcpy(p->buf.data + SL_WIRE_HEADER_SIZE, value + SL_STORE_NODE_HDR, body_len);
-        p->buf.len = SL_WIRE_HEADER_SIZE + body_len;
+        p->w_buf.data[0] = 0;
+        sl_be32(p->w_buf.data + 1, (uint32_t)p->changelog_id);
+        memcpy(p->w_buf.data + SL_WIRE_HEADER_SIZE, value + SL_STORE_NODE_HDR, body_len);
+        p->w_buf.len = SL_WIRE_HEADER_SIZE + body_len;
         for (;;) {
-                err = rd_kafka_producev(p->txp, RD_KAFKA_V_TOPIC(p->changelog),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_KEY(node_id, id_len),
-                                        RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
+                err = rd_kafka_producev(
+                    p->txp, RD_KAFKA_V_TOPIC(p->changelog),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(node_id, id_len),
+                    RD_KAFKA_V_VALUE(p->w_buf.data, p->w_buf.len), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                rd_kafka_poll(p->txp, 100);
+                /* No delivery callback: this only waits (briefly) for the queue to drain. */
+                rd_kafka_poll(p->txp, 5);
         }
         if (err)
                 return sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "changelog %s: %s",
@@ -823,18 +884,29 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 return NULL;
         }
+        pthread_mutex_init(&p->w_lock, NULL);
+        pthread_cond_init(&p->w_cond, NULL);
+        pthread_mutex_init(&p->lv_lock, NULL);
         if (!pattern || pattern[0] != '^') {
                 sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
                           "project.topic.pattern must be a regular expression starting with ^");
                 goto fail;
         }
         p->batch_max = (size_t)sl_conf_get_int(conf, "project.batch.max");
+        p->chunk = p->batch_max < SL_PROJ_CHUNK ? p->batch_max : SL_PROJ_CHUNK;
         if (!(p->dlq_topic = strdup(sl_conf_get(conf, "dlq.topic"))) ||
-            !(p->msgs = calloc(p->batch_max, sizeof(*p->msgs))) || !(p->ev = sl_event_new()) ||
-            !(p->pend = calloc(p->batch_max, sizeof(*p->pend))) ||
-            !(p->order = calloc(p->batch_max, sizeof(*p->order)))) {
+            !(p->msgs = calloc(p->chunk, sizeof(*p->msgs))) || !(p->ev = sl_event_new())) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
+        }
+        for (int i = 0; i < 2; i++) {
+                sl_batch_t *b = p->batch[i] = calloc(1, sizeof(*b));
+
+                if (!b || !(b->pend = calloc(p->batch_max, sizeof(*b->pend))) ||
+                    !(b->order = calloc(p->batch_max, sizeof(*b->order)))) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                        goto fail;
+                }
         }
         for (p->slot_mask = 1; p->slot_mask < 2 * p->batch_max; p->slot_mask <<= 1)
                 ;
@@ -885,6 +957,10 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
             sl_liveness_start(p, conf, errstr, errstr_size) ||
             sl_lag_start(p, conf, errstr, errstr_size))
                 goto fail;
+        /* What the dead-letter producer writes to: the first record need not wait. */
+        sl_warm_metadata(p->dlq, p->control_topic);
+        sl_warm_metadata(p->dlq, p->liveness_topic);
+        sl_warm_metadata(p->dlq, p->dlq_topic);
         /* The consumer: the store keeps the offsets; Kafka's commits are for the lag tools. */
         {
                 const char *defaults[] = {
@@ -928,6 +1004,12 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                 goto fail;
         }
         p->st.nodes = sl_store_node_count(p->store);
+        if ((errno = pthread_create(&p->w_thread, NULL, sl_writer_main, p))) {
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "starting the writer thread: %s",
+                          strerror(errno));
+                goto fail;
+        }
+        p->w_started = 1;
         return p;
 
 fail:
@@ -941,6 +1023,16 @@ void sl_projector_destroy(sl_projector_t *p)
 {
         if (!p)
                 return;
+        if (p->w_started) {
+                /* The batch at the writer is finished (committed or not), then the writer. */
+                sl_writer_collect(p);
+                pthread_mutex_lock(&p->w_lock);
+                p->w_stop = 1;
+                pthread_cond_broadcast(&p->w_cond);
+                pthread_mutex_unlock(&p->w_lock);
+                pthread_join(p->w_thread, NULL);
+                p->w_started = 0;
+        }
         if (p->rk) {
                 rd_kafka_consumer_close(p->rk);
                 rd_kafka_destroy(p->rk);
@@ -968,11 +1060,21 @@ void sl_projector_destroy(sl_projector_t *p)
                 free(p->parts[i].topic);
         free(p->parts);
         free(p->msgs);
-        free(p->pend);
-        free(p->order);
+        for (int i = 0; i < 2; i++) {
+                if (!p->batch[i])
+                        continue;
+                sl_buf_free(&p->batch[i]->arena);
+                free(p->batch[i]->pend);
+                free(p->batch[i]->order);
+                free(p->batch[i]->parts);
+                free(p->batch[i]);
+        }
         free(p->slots);
-        sl_buf_free(&p->arena);
+        sl_buf_free(&p->w_buf);
         free(p->dlq_topic);
+        pthread_mutex_destroy(&p->w_lock);
+        pthread_cond_destroy(&p->w_cond);
+        pthread_mutex_destroy(&p->lv_lock);
         free(p);
 }
 
@@ -998,28 +1100,6 @@ static int sl_record_fault(sl_err_t err)
         }
 }
 
-/* Sends the consumer back to the stored offsets of the partitions the batch touched. */
-static void sl_rewind(sl_projector_t *p)
-{
-        for (size_t i = 0; i < p->part_cnt; i++) {
-                sl_part_t *pt = &p->parts[i];
-                rd_kafka_topic_t *rkt;
-
-                if (pt->batch_next < 0)
-                        continue;
-                pt->batch_next = -1;
-                pt->eof = 0;
-                if (!pt->assigned)
-                        continue;
-                if (!(rkt = rd_kafka_topic_new(p->rk, pt->topic, NULL)))
-                        continue;
-                /* librdkafka drops what it fetched past that point. */
-                rd_kafka_seek(rkt, pt->partition,
-                              pt->next >= 0 ? pt->next : RD_KAFKA_OFFSET_BEGINNING, 5000);
-                rd_kafka_topic_destroy(rkt);
-        }
-}
-
 /* Commits the batch's offsets to Kafka, asynchronously, for the lag tools only. */
 static void sl_commit_kafka(sl_projector_t *p, rd_kafka_topic_partition_list_t *list)
 {
@@ -1037,53 +1117,67 @@ static uint64_t sl_id_hash(const char *id, size_t len)
 }
 
 /*
- * Keeps p->ev as its node's pending state if it is newer than the batch's pending one (the
- * store decides later whether it is newer than the stored one). @returns SL_OK, or an error of
- * sl_store_value() (an invalid event: the record's fault) or SL_ERR_NOMEM.
+ * Keeps p->ev as its node's pending state in @p b if it is newer than the batch's pending one
+ * (the store decides later whether it is newer than the stored one). @returns SL_OK,
+ * SL_ERR_NOT_FOUND (stale next to the pending one), or an error of sl_store_value() (an invalid
+ * event: the record's fault) or SL_ERR_NOMEM.
  */
-static sl_err_t sl_pend(sl_projector_t *p, size_t *pend_cnt, char *errstr, size_t errstr_size)
+static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, char *errstr, size_t errstr_size)
 {
         const sl_event_t *ev = p->ev;
-        size_t id_len = strlen(ev->node_id), start = p->arena.len, slot;
+        size_t id_len = strlen(ev->node_id), start = b->arena.len, slot, val_len;
         uint64_t h = sl_id_hash(ev->node_id, id_len);
         sl_pending_t *pe = NULL;
+        int is_new = 0;
         sl_err_t err;
 
         for (slot = h & p->slot_mask; p->slots[slot]; slot = (slot + 1) & p->slot_mask) {
-                sl_pending_t *q = &p->pend[p->slots[slot] - 1];
+                sl_pending_t *q = &b->pend[p->slots[slot] - 1];
 
                 if (q->hash == h && q->id_len == id_len &&
-                    !memcmp(p->arena.data + q->off, ev->node_id, id_len)) {
+                    !memcmp(b->arena.data + q->off, ev->node_id, id_len)) {
                         pe = q;
                         break;
                 }
         }
+        /* The value goes to the end of the arena (encoding validates, newer or not). */
+        if ((err = sl_store_value(p->store, ev, &b->arena, errstr, errstr_size)))
+                return err;
+        val_len = b->arena.len - start;
         if (pe &&
             (ev->incarnation < pe->inc || (ev->incarnation == pe->inc && ev->seq <= pe->seq))) {
-                /* Stale next to the batch's pending event: only validated. */
-                err = sl_store_value(p->store, ev, &p->arena, errstr, errstr_size);
-                p->arena.len = start;
-                return err ? err : SL_ERR_NOT_FOUND;
+                b->arena.len = start; /* stale next to the batch's pending event */
+                return SL_ERR_NOT_FOUND;
         }
-        if (sl_buf_reserve(&p->arena, start + id_len + 1))
-                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-        memcpy(p->arena.data + start, ev->node_id, id_len + 1);
-        p->arena.len += id_len + 1;
-        if ((err = sl_store_value(p->store, ev, &p->arena, errstr, errstr_size))) {
-                p->arena.len = start;
-                return err;
-        }
-        if (!pe) {
-                pe = &p->pend[*pend_cnt];
-                p->slots[slot] = (uint32_t)++ * pend_cnt;
-                pe->slot = slot;
-                pe->hash = h;
-                pe->id_len = (uint32_t)id_len;
+        if (pe && val_len <= pe->val_cap) {
+                /* Replaces the node's pending value where it is (the arena stays as large as
+                 * the batch's nodes, not its events). */
+                memcpy(b->arena.data + pe->val_off, b->arena.data + start, val_len);
+                b->arena.len = start;
         } else {
-                p->superseded++;
+                if (!pe) {
+                        /* A new node: its id after the value. */
+                        if (sl_buf_reserve(&b->arena, b->arena.len + id_len + 1)) {
+                                b->arena.len = start;
+                                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM,
+                                                 "out of memory");
+                        }
+                        pe = &b->pend[b->pend_cnt];
+                        p->slots[slot] = (uint32_t)++b->pend_cnt;
+                        pe->slot = slot;
+                        pe->hash = h;
+                        pe->id_len = (uint32_t)id_len;
+                        pe->off = b->arena.len;
+                        memcpy(b->arena.data + b->arena.len, ev->node_id, id_len + 1);
+                        b->arena.len += id_len + 1;
+                        is_new = 1;
+                }
+                pe->val_off = start;
+                pe->val_cap = (uint32_t)val_len;
         }
-        pe->off = start;
-        pe->val_len = (uint32_t)(p->arena.len - start - id_len - 1);
+        if (!is_new)
+                b->superseded++;
+        pe->val_len = (uint32_t)val_len;
         pe->inc = ev->incarnation;
         pe->seq = ev->seq;
         pe->time_ms = ev->event_time_ms;
@@ -1152,15 +1246,16 @@ static void sl_sort_keys(sl_sort_t *o, size_t n)
 }
 
 /*
- * Sorts @p o[0..n) by node id, knowing their first @p from bytes equal: by the next 8 bytes as
- * an integer, then each run of equal keys by the 8 after those (at most SL_NAME_MAX / 8 levels).
+ * Sorts @p o[0..n) of batch @p b by node id, knowing their first @p from bytes equal: by the
+ * next 8 bytes as an integer, then each run of equal keys by the 8 after those (at most
+ * SL_NAME_MAX / 8 levels).
  */
-static void sl_sort_level(const sl_projector_t *p, sl_sort_t *o, size_t n, size_t from)
+static void sl_sort_level(const sl_batch_t *b, sl_sort_t *o, size_t n, size_t from)
 {
         for (size_t i = 0; i < n; i++) {
-                const sl_pending_t *pe = &p->pend[o[i].idx];
+                const sl_pending_t *pe = &b->pend[o[i].idx];
 
-                o[i].key = sl_sort_key(p->arena.data + pe->off, pe->id_len, from);
+                o[i].key = sl_sort_key(b->arena.data + pe->off, pe->id_len, from);
         }
         sl_sort_keys(o, n);
         for (size_t i = 0, j; i < n; i = j) {
@@ -1168,94 +1263,140 @@ static void sl_sort_level(const sl_projector_t *p, sl_sort_t *o, size_t n, size_
                         j++;
                 /* Equal keys of ids that end within them would be equal ids: not in a batch. */
                 if (j - i > 1)
-                        sl_sort_level(p, o + i, j - i, from + 8);
+                        sl_sort_level(b, o + i, j - i, from + 8);
         }
 }
 
-/* Orders the batch's pending nodes by id (LMDB's order) into p->order. */
-static void sl_pend_sort(sl_projector_t *p, size_t cnt)
+/* Empties @p b for the next batch (its buffers stay). */
+static void sl_batch_reset(sl_batch_t *b)
 {
-        for (size_t i = 0; i < cnt; i++)
-                p->order[i].idx = (uint32_t)i;
-        sl_sort_level(p, p->order, cnt, 0);
+        b->arena.len = 0;
+        b->pend_cnt = b->part_cnt = 0;
+        b->records = b->ignored = b->superseded = b->dead = 0;
+        b->applied = b->nodes = 0;
+        b->rc = 0;
+        b->errstr[0] = '\0';
+        b->write_us = b->commit_us = 0;
 }
 
-/*
- * Applies msgs[0..cnt) in one store transaction. @returns 0, 1 (retry later) or -1 (fatal).
- *
- * Two passes. The first decodes every record (dead-lettering what cannot be read) and keeps,
- * per node, only the newest event of the batch by (incarnation, seq), encoded as its store
- * value: what the store would end with had every event been applied in turn. The second writes
- * those in node id order (LMDB's pages stay in the cache), each through the store's guard
- * against the stored state, and feeds the changelog and the liveness tracker with each one
- * stored.
- */
-static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t errstr_size)
+/* Decodes and coalesces msgs[0..cnt) into @p b (adding to what it holds); see
+ * sl_batch_finish(). */
+static int sl_batch_read(sl_projector_t *p, sl_batch_t *b, size_t cnt, char *errstr,
+                         size_t errstr_size)
 {
-        rd_kafka_topic_partition_list_t *list = NULL;
-        sl_store_txn_t *txn = NULL;
-        uint64_t applied = 0, ignored = 0, dead = 0;
-        int64_t received = sl_proj_wall_ms(); /* the batch's receipt time, for liveness */
-        int64_t t0 = sl_proj_mono_us(), t1;
-        size_t pend_cnt = 0;
         char derr[512];
         sl_err_t err;
-        int fatal = -1;
 
-        p->dlq_failed = 0;
-        p->superseded = 0;
-        p->arena.len = 0;
+        if (!b->records) {
+                p->dlq_failed = 0;
+                b->received = sl_proj_wall_ms();
+        }
+        b->records += cnt;
         for (size_t i = 0; i < cnt; i++) {
                 rd_kafka_message_t *m = p->msgs[i];
                 sl_part_t *pt;
 
                 if (!(pt = sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition))) {
                         sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                        goto fail;
+                        return -1;
                 }
-                /* Marks the partition as touched by the batch (sl_rewind() goes by it). */
-                if (pt->batch_next < 0)
-                        pt->batch_next = m->offset;
                 if (!m->payload) {
                         err = sl_seterr(derr, sizeof(derr), SL_ERR_INVALID_ARG,
                                         "a null value (tombstone) in a state topic");
                 } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
                                                    sizeof(derr)))) {
-                        err = sl_pend(p, &pend_cnt, derr, sizeof(derr));
+                        err = sl_pend(p, b, derr, sizeof(derr));
                         if (err == SL_ERR_NOT_FOUND) {
-                                ignored++;
+                                b->ignored++;
                                 err = SL_OK;
                         } else if (err == SL_ERR_NOMEM) {
                                 snprintf(errstr, errstr_size, "%s", derr);
-                                goto fail;
+                                return -1;
                         }
                 }
                 if (err && !sl_record_fault(err)) {
                         /* e.g. the registry unreachable: read the batch again later. */
                         snprintf(errstr, errstr_size, "%s", derr);
-                        fatal = 1;
-                        goto fail;
+                        return 1;
                 }
                 if (err) {
-                        if (sl_dlq_send(p, m, derr, err, errstr, errstr_size)) {
-                                fatal = 1;
-                                goto fail;
-                        }
-                        dead++;
+                        if (sl_dlq_send(p, m, derr, err, errstr, errstr_size))
+                                return 1;
+                        b->dead++;
                 }
                 if (m->offset + 1 > pt->batch_next)
                         pt->batch_next = m->offset + 1;
         }
+        return 0;
+}
+
+/* Forgets the nodes of @p b in the hash table, which serves the batch being read only. */
+static void sl_slots_clear(sl_projector_t *p, const sl_batch_t *b)
+{
+        for (size_t i = 0; i < b->pend_cnt; i++)
+                p->slots[b->pend[i].slot] = 0;
+}
+
+/*
+ * The polling thread's part of a batch, once sl_batch_read() has decoded its records into @p b
+ * (keeping the newest event per node, see sl_pend()) and sent what it could not read to the
+ * dead-letter topic: waits for those dead letters' delivery, orders the pending nodes by id and
+ * notes each partition's next offset. @returns 0, 1 (retry later: nothing of the batch may be
+ * stored) or -1 (fatal), with @p errstr set.
+ */
+static int sl_batch_finish(sl_projector_t *p, sl_batch_t *b, char *errstr, size_t errstr_size)
+{
+        sl_slots_clear(p, b);
         /* Dead letters reach their topic before the offsets move past their records. */
-        if (dead && (rd_kafka_flush(p->dlq, SL_PROJ_DLQ_TIMEOUT) || p->dlq_failed)) {
+        if (b->dead && (rd_kafka_flush(p->dlq, SL_PROJ_DLQ_TIMEOUT) || p->dlq_failed)) {
                 sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                           "dead letters not delivered to %s within %d s", p->dlq_topic,
                           SL_PROJ_DLQ_TIMEOUT / 1000);
-                fatal = 1;
-                goto fail;
+                return 1;
         }
-        sl_pend_sort(p, pend_cnt);
-        if ((err = sl_store_begin(p->store, &txn, errstr, errstr_size)))
+        for (size_t i = 0; i < b->pend_cnt; i++)
+                b->order[i].idx = (uint32_t)i;
+        sl_sort_level(b, b->order, b->pend_cnt, 0);
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+
+                if (pt->batch_next < 0)
+                        continue;
+                if (b->part_cnt == b->part_cap) {
+                        size_t cap = b->part_cap ? 2 * b->part_cap : 16;
+                        sl_batch_part_t *np = realloc(b->parts, cap * sizeof(*np));
+
+                        if (!np) {
+                                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                                return -1;
+                        }
+                        b->parts = np;
+                        b->part_cap = cap;
+                }
+                /* (Topic names live as long as the projector.) */
+                b->parts[b->part_cnt++] =
+                    (sl_batch_part_t){pt->topic, pt->partition, pt->batch_next};
+                pt->batch_next = -1;
+        }
+        return 0;
+}
+
+/*
+ * The writer thread's part of a batch: one store transaction holding each pending node that is
+ * newer than its stored state and each partition's next offset, with the changelog's Kafka
+ * transaction committed first. Sets b->rc: 0, 1 (retry the batch) or -1 (fatal), and
+ * b->errstr.
+ */
+static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
+{
+        rd_kafka_topic_partition_list_t *list = NULL;
+        sl_store_txn_t *txn = NULL;
+        int64_t t0 = sl_proj_mono_us(), t1;
+        char *errstr = b->errstr;
+        size_t errstr_size = sizeof(b->errstr);
+        int fatal = -1;
+
+        if (sl_store_begin(p->store, &txn, errstr, errstr_size))
                 goto fail;
         if (p->txp) {
                 rd_kafka_error_t *error = rd_kafka_begin_transaction(p->txp);
@@ -1269,17 +1410,18 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                 }
                 p->txn_open = 1;
         }
-        for (size_t i = 0; i < pend_cnt; i++) {
-                const sl_pending_t *pe = &p->pend[p->order[i].idx];
-                const char *id = (const char *)p->arena.data + pe->off;
-                const uint8_t *val = p->arena.data + pe->off + pe->id_len + 1;
+        for (size_t i = 0; i < b->pend_cnt; i++) {
+                sl_pending_t *pe = &b->pend[b->order[i].idx];
+                const char *id = (const char *)b->arena.data + pe->off;
+                const uint8_t *val = b->arena.data + pe->val_off;
                 int done = 0;
 
                 /* The store failing (e.g. full) is not the record's fault. */
                 if (sl_store_put(txn, id, pe->id_len, val, pe->val_len, &done, errstr, errstr_size))
                         goto fail;
+                pe->applied = done;
                 if (!done) {
-                        ignored++;
+                        b->ignored++;
                         continue;
                 }
                 if (p->txp &&
@@ -1287,101 +1429,215 @@ static int sl_apply_batch(sl_projector_t *p, size_t cnt, char *errstr, size_t er
                         fatal = 1;
                         goto fail;
                 }
-                /* (An aborted batch's events are observed again when re-read.) */
-                sl_liveness_observe(p->lv, id, pe->kind, pe->time_ms, received, NULL, 0);
-                applied++;
+                b->applied++;
         }
-        if (!(list = rd_kafka_topic_partition_list_new(8))) {
+        if (!(list = rd_kafka_topic_partition_list_new((int)b->part_cnt + 1))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
         }
-        for (size_t i = 0; i < p->part_cnt; i++) {
-                sl_part_t *pt = &p->parts[i];
+        for (size_t i = 0; i < b->part_cnt; i++) {
+                const sl_batch_part_t *bp = &b->parts[i];
 
-                if (pt->batch_next < 0 || pt->batch_next <= pt->next)
-                        continue;
-                if (sl_store_offset_put(txn, pt->topic, pt->partition, pt->batch_next, errstr,
+                if (sl_store_offset_put(txn, bp->topic, bp->partition, bp->next, errstr,
                                         errstr_size))
                         goto fail;
-                rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset =
-                    pt->batch_next;
+                rd_kafka_topic_partition_list_add(list, bp->topic, bp->partition)->offset =
+                    bp->next;
         }
         t1 = sl_proj_mono_us();
-        p->st.apply_us += (uint64_t)(t1 - t0);
+        b->write_us = (uint64_t)(t1 - t0);
         /* The changelog first: a crash between the two commits leaves the changelog ahead of the
          * store, and the store's replay of the batch writes the same states to it again. */
         if (p->txp && (fatal = sl_changelog_commit(p, list, errstr, errstr_size)))
                 goto fail;
         fatal = -1;
-        err = sl_store_commit(txn, errstr, errstr_size);
-        txn = NULL;
-        p->st.commit_us += (uint64_t)(sl_proj_mono_us() - t1);
-        if (err)
+        if (sl_store_commit(txn, errstr, errstr_size)) {
+                txn = NULL;
                 goto fail;
-        for (size_t i = 0; i < p->part_cnt; i++) {
-                sl_part_t *pt = &p->parts[i];
-
-                if (pt->batch_next > pt->next)
-                        pt->next = pt->batch_next;
-                pt->batch_next = -1;
         }
+        txn = NULL;
+        b->commit_us = (uint64_t)(sl_proj_mono_us() - t1);
         if (!p->txp)
                 sl_commit_kafka(p, list);
         rd_kafka_topic_partition_list_destroy(list);
-        for (size_t i = 0; i < pend_cnt; i++)
-                p->slots[p->pend[i].slot] = 0;
-        p->st.applied += applied;
-        p->st.superseded += p->superseded;
-        p->st.ignored += ignored;
-        p->st.dead_lettered += dead;
-        p->st.batches++;
-        p->st.nodes = sl_store_node_count(p->store);
-        return 0;
+        b->nodes = sl_store_node_count(p->store);
+        /* (After the commit: a batch given up is observed when read again.) */
+        pthread_mutex_lock(&p->lv_lock);
+        for (size_t i = 0; i < b->pend_cnt; i++) {
+                const sl_pending_t *pe = &b->pend[i];
+
+                if (pe->applied)
+                        sl_liveness_observe(p->lv, (const char *)b->arena.data + pe->off, pe->kind,
+                                            pe->time_ms, b->received, NULL, 0);
+        }
+        pthread_mutex_unlock(&p->lv_lock);
+        b->rc = 0;
+        return;
 
 fail:
-        for (size_t i = 0; i < pend_cnt; i++)
-                p->slots[p->pend[i].slot] = 0;
         if (txn)
                 sl_store_abort(txn);
         if (list)
                 rd_kafka_topic_partition_list_destroy(list);
         if (p->txp)
                 sl_changelog_abort(p);
-        sl_rewind(p);
-        return fatal;
+        b->rc = fatal;
 }
 
-int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+/* ---- the writer thread ---- */
+
+static void *sl_writer_main(void *arg)
 {
-        size_t cnt = 0, recs = 0;
-        int64_t now = sl_proj_mono_ms();
-        rd_kafka_message_t *m;
-        int rc = 0;
+        sl_projector_t *p = arg;
 
-        if (p->fatal[0]) {
-                sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: %s", p->fatal);
-                return -1;
+        pthread_mutex_lock(&p->w_lock);
+        for (;;) {
+                sl_batch_t *b;
+
+                while (!p->w_job && !p->w_stop)
+                        pthread_cond_wait(&p->w_cond, &p->w_lock);
+                if (!(b = p->w_job))
+                        break;
+                pthread_mutex_unlock(&p->w_lock);
+                sl_batch_write(p, b);
+                pthread_mutex_lock(&p->w_lock);
+                p->w_job = NULL;
+                p->w_done = b;
+                pthread_cond_broadcast(&p->w_cond);
         }
-        if (now < p->retry_at_ms) {
-                int64_t wait = p->retry_at_ms - now;
+        pthread_mutex_unlock(&p->w_lock);
+        return NULL;
+}
 
-                /* Keeps serving the group (heartbeats are librdkafka's) while waiting. */
-                usleep((useconds_t)(wait < timeout_ms ? wait : timeout_ms) * 1000);
+/* Hands @p b to the writer; the one before must have been collected. */
+static void sl_writer_give(sl_projector_t *p, sl_batch_t *b)
+{
+        pthread_mutex_lock(&p->w_lock);
+        p->w_job = b;
+        pthread_cond_broadcast(&p->w_cond);
+        pthread_mutex_unlock(&p->w_lock);
+}
+
+/* Waits until the writer has no batch in hand (the store's offsets are then current). */
+static void sl_writer_idle(sl_projector_t *p)
+{
+        int64_t t0;
+
+        if (!p->w_started)
+                return;
+        t0 = sl_proj_mono_us();
+        pthread_mutex_lock(&p->w_lock);
+        while (p->w_job)
+                pthread_cond_wait(&p->w_cond, &p->w_lock);
+        pthread_mutex_unlock(&p->w_lock);
+        p->st.wait_us += (uint64_t)(sl_proj_mono_us() - t0);
+}
+
+/* @returns the batch the writer finished and nobody collected yet (after waiting), or NULL. */
+static sl_batch_t *sl_writer_collect(sl_projector_t *p)
+{
+        sl_batch_t *b;
+
+        sl_writer_idle(p);
+        pthread_mutex_lock(&p->w_lock);
+        b = p->w_done;
+        p->w_done = NULL;
+        pthread_mutex_unlock(&p->w_lock);
+        return b;
+}
+
+/* Sends the consumer back to the stored offsets of every assigned partition, and forgets the
+ * batch being read: nothing after what the store holds counts. */
+static void sl_rewind(sl_projector_t *p)
+{
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                sl_part_t *pt = &p->parts[i];
+                rd_kafka_topic_t *rkt;
+
+                pt->batch_next = -1;
+                pt->eof = 0;
+                if (!pt->assigned)
+                        continue;
+                if (!(rkt = rd_kafka_topic_new(p->rk, pt->topic, NULL)))
+                        continue;
+                /* librdkafka drops what it fetched past that point. */
+                rd_kafka_seek(rkt, pt->partition,
+                              pt->next >= 0 ? pt->next : RD_KAFKA_OFFSET_BEGINNING, 5000);
+                rd_kafka_topic_destroy(rkt);
+        }
+}
+
+/* A batch given up (@p rc 1): read again from the store's offsets after a pause. */
+static void sl_retry_later(sl_projector_t *p, size_t records, const char *why)
+{
+        fprintf(stderr, "seerlog: project: batch of %zu records not applied, retrying: %s\n",
+                records, why);
+        p->st.retried++;
+        sl_rewind(p);
+        p->retry_at_ms = sl_proj_mono_ms() + SL_PROJ_RETRY_MS;
+}
+
+/*
+ * Takes in the result of the batch the writer finished, if any (waiting for it). @returns 0
+ * (none, or committed), 1 (given up: the consumer was sent back, the batch being read must be
+ * dropped) or -1 (fatal, @p errstr set).
+ */
+static int sl_collect(sl_projector_t *p, char *errstr, size_t errstr_size)
+{
+        sl_batch_t *b = sl_writer_collect(p);
+        int rc;
+
+        if (!b)
                 return 0;
+        rc = b->rc;
+        if (!rc) {
+                for (size_t i = 0; i < b->part_cnt; i++) {
+                        sl_part_t *pt = sl_part_get(p, b->parts[i].topic, b->parts[i].partition);
+
+                        if (pt && b->parts[i].next > pt->next)
+                                pt->next = b->parts[i].next;
+                }
+                p->st.applied += b->applied;
+                p->st.superseded += b->superseded;
+                p->st.ignored += b->ignored;
+                p->st.dead_lettered += b->dead;
+                p->st.batches++;
+                p->st.nodes = b->nodes;
+                p->st.write_us += b->write_us;
+                p->st.commit_us += b->commit_us;
+        } else if (rc > 0) {
+                sl_retry_later(p, b->records, b->errstr);
+        } else {
+                snprintf(errstr, errstr_size, "%s", b->errstr);
         }
-        rd_kafka_poll(p->dlq, 0);
-        if (p->lag_interval && now >= p->next_lag_ms) {
-                sl_lag_report(p);
-                p->next_lag_ms = now + p->lag_interval;
-        }
-        if (now >= p->next_tick_ms) {
-                sl_liveness_tick_now(p);
-                p->next_tick_ms = now + SL_PROJ_TICK_MS;
-        }
-        /* End-of-partition events come in order with the records: the last one seen for a
-         * partition says whether the batch leaves it at its end. */
+        sl_batch_reset(b);
+        return rc;
+}
+
+/* Whether the writer holds a batch (@p or_result: or a result not yet taken in). */
+static int sl_writer_busy(sl_projector_t *p, int or_result)
+{
+        int busy;
+
+        pthread_mutex_lock(&p->w_lock);
+        busy = p->w_job || (or_result && p->w_done);
+        pthread_mutex_unlock(&p->w_lock);
+        return busy;
+}
+
+/*
+ * Takes up to @p max records into p->msgs, waiting up to @p timeout_ms for the first.
+ * End-of-partition events come in order with the records: the last one seen for a partition
+ * says whether the batch leaves it at its end. @returns the number of records, or -1 (a fatal
+ * consumer error, @p errstr set; the records taken are destroyed).
+ */
+static int sl_take(sl_projector_t *p, size_t max, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        size_t cnt = 0;
+        rd_kafka_message_t *m;
+
         for (m = rd_kafka_consumer_poll(p->rk, timeout_ms); m;
-             m = cnt < p->batch_max ? rd_kafka_consumer_poll(p->rk, 0) : NULL) {
+             m = cnt < max ? rd_kafka_consumer_poll(p->rk, 0) : NULL) {
                 sl_part_t *pt =
                     m->rkt ? sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
 
@@ -1405,32 +1661,127 @@ int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t er
                                 sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                                           "fatal consumer error: %s", rd_kafka_message_errstr(m));
                                 rd_kafka_message_destroy(m);
-                                rc = -1;
-                                goto done;
+                                for (size_t i = 0; i < cnt; i++)
+                                        rd_kafka_message_destroy(p->msgs[i]);
+                                return -1;
                         }
                 }
                 rd_kafka_message_destroy(m);
                 if (!cnt)
                         break;
         }
-        recs = cnt;
-        p->st.poll_us += (uint64_t)(sl_proj_mono_us() - now * 1000);
-        if (!cnt)
-                return 0;
-        p->st.consumed += cnt;
-        rc = sl_apply_batch(p, cnt, errstr, errstr_size);
-        if (rc == 1) {
-                fprintf(stderr,
-                        "seerlog: project: batch of %zu records not applied, retrying: %s\n", cnt,
-                        errstr);
-                p->st.retried++;
-                p->retry_at_ms = sl_proj_mono_ms() + SL_PROJ_RETRY_MS;
-                rc = 0;
+        return (int)cnt;
+}
+
+/*
+ * The batch being read cannot be stored (@p rc 1: retry later, -1: fatal, @p errstr set): it
+ * is dropped once the writer's batch is taken in (that one's offsets precede it). @returns 0
+ * or -1 (fatal).
+ */
+static int sl_batch_drop(sl_projector_t *p, sl_batch_t *b, int rc, char *errstr, size_t errstr_size)
+{
+        char werr[512];
+        int wrc = sl_collect(p, werr, sizeof(werr));
+        size_t records = b->records;
+
+        sl_slots_clear(p, b);
+        sl_batch_reset(b);
+        if (wrc < 0) {
+                snprintf(errstr, errstr_size, "%s", werr);
+                return -1;
         }
-done:
-        for (size_t i = 0; i < cnt; i++)
-                rd_kafka_message_destroy(p->msgs[i]);
-        return rc < 0 ? -1 : (int)recs;
+        if (rc < 0)
+                return -1;
+        if (!wrc) /* else the writer's failure already sent the consumer back */
+                sl_retry_later(p, records, errstr);
+        return 0;
+}
+
+int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        int64_t now = sl_proj_mono_ms(), t0;
+        sl_batch_t *b = p->batch[p->fill];
+        int rc = 0, n, timeout;
+
+        if (p->fatal[0]) {
+                sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: %s", p->fatal);
+                return -1;
+        }
+        if (now < p->retry_at_ms) {
+                int64_t wait = p->retry_at_ms - now;
+
+                /* Keeps serving the group (heartbeats are librdkafka's) while waiting. */
+                usleep((useconds_t)(wait < timeout_ms ? wait : timeout_ms) * 1000);
+                return 0;
+        }
+        rd_kafka_poll(p->dlq, 0);
+        if (p->lag_interval && now >= p->next_lag_ms) {
+                sl_lag_report(p);
+                p->next_lag_ms = now + p->lag_interval;
+        }
+        if (now >= p->next_tick_ms) {
+                sl_liveness_tick_now(p);
+                p->next_tick_ms = now + SL_PROJ_TICK_MS;
+        }
+        /*
+         * Reads chunks into the batch while the writer is busy with the one before (group
+         * commit: the slower the store, the larger the batches, the more events of a node
+         * coalesce), until the batch is full or nothing more has arrived. With the writer idle,
+         * what has arrived goes to it at once. While the writer is busy nothing is waited for.
+         */
+        timeout = sl_writer_busy(p, 1) ? 0 : timeout_ms;
+        for (;;) {
+                size_t want = p->batch_max - b->records;
+
+                if (want > p->chunk)
+                        want = p->chunk;
+                t0 = sl_proj_mono_us();
+                n = sl_take(p, want, timeout, errstr, errstr_size);
+                p->st.poll_us += (uint64_t)(sl_proj_mono_us() - t0);
+                if (n < 0) {
+                        sl_batch_drop(p, b, -1, errstr, errstr_size);
+                        return -1;
+                }
+                if (!n)
+                        break;
+                timeout = 0;
+                p->st.consumed += (uint64_t)n;
+                t0 = sl_proj_mono_us();
+                rc = sl_batch_read(p, b, (size_t)n, errstr, errstr_size);
+                p->st.read_us += (uint64_t)(sl_proj_mono_us() - t0);
+                for (int i = 0; i < n; i++)
+                        rd_kafka_message_destroy(p->msgs[i]);
+                if (rc)
+                        return sl_batch_drop(p, b, rc, errstr, errstr_size);
+                if (b->records >= p->batch_max || (size_t)n < want || !sl_writer_busy(p, 0))
+                        break;
+        }
+        if (!b->records) {
+                rc = sl_collect(p, errstr, errstr_size);
+                return rc < 0 ? -1 : 0;
+        }
+        t0 = sl_proj_mono_us();
+        rc = sl_batch_finish(p, b, errstr, errstr_size);
+        p->st.read_us += (uint64_t)(sl_proj_mono_us() - t0);
+        if (rc)
+                return sl_batch_drop(p, b, rc, errstr, errstr_size);
+        n = (int)b->records;
+        if ((rc = sl_collect(p, errstr, errstr_size))) {
+                /* The batch before was given up, so this one cannot be stored either. */
+                sl_batch_reset(b);
+                return rc < 0 ? -1 : 0;
+        }
+        sl_writer_give(p, b);
+        p->fill ^= 1;
+        return n;
+}
+
+void sl_projector_flush(sl_projector_t *p)
+{
+        char errstr[512];
+
+        if (sl_collect(p, errstr, sizeof(errstr)) < 0)
+                snprintf(p->fatal, sizeof(p->fatal), "%s", errstr);
 }
 
 int sl_projector_caught_up(const sl_projector_t *p)

@@ -4,9 +4,12 @@
  *
  * A consumer in group project.group.id subscribes to the topics matching
  * project.topic.pattern (cooperative-sticky assignment, read_committed, no auto commit). Each
- * sl_projector_poll() takes one batch of up to project.batch.max records and, in ONE store
- * transaction, applies every decodable event (the store's (incarnation, seq) guard drops
+ * sl_projector_poll() takes one batch of up to project.batch.max records, decodes it and keeps
+ * the newest event of each node, then hands it to the projector's writer thread, which in ONE
+ * store transaction applies those events (the store's (incarnation, seq) guard drops
  * duplicates and stale events) and stores, per partition, the offset after the last record.
+ * While the writer stores one batch, the next sl_projector_poll() reads the next; it waits for
+ * the writer's result before handing that one over (sl_projector_flush() waits for it alone).
  * The store, not Kafka, decides where reading resumes: on every assignment the consumer starts
  * each partition at the store's offset (the beginning when the store has none). After the
  * store commit the same offsets are committed to Kafka asynchronously, only so that standard
@@ -52,9 +55,13 @@ typedef struct {
         uint64_t pauses;           /**< Times the busiest partitions were paused. */
         uint64_t liveness_changes; /**< Liveness changes decided (and published). */
         uint64_t liveness[SL_LIVENESS__CNT]; /**< Gauges: nodes per liveness state. */
-        uint64_t poll_us;                    /**< Time spent waiting for and collecting records. */
-        uint64_t apply_us;  /**< Time spent decoding and applying batches (commits excluded). */
-        uint64_t commit_us; /**< Time spent in store commits (and the changelog's). */
+        /* Where the time goes (microseconds). The polling thread: */
+        uint64_t poll_us; /**< Waiting for and collecting records. */
+        uint64_t read_us; /**< Decoding, coalescing and ordering batches. */
+        uint64_t wait_us; /**< Waiting for the writer thread. */
+        /* The writer thread: */
+        uint64_t write_us;  /**< Writing batches (the changelog's records included). */
+        uint64_t commit_us; /**< Committing them (the changelog's transaction, then the store). */
 } sl_projector_stats_t;
 
 /**
@@ -72,12 +79,20 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
 void sl_projector_destroy(sl_projector_t *p);
 
 /**
- * @brief Waits up to @p timeout_ms for records, then applies one batch (see the file comment).
+ * @brief Waits up to @p timeout_ms for records (not at all while the writer has a batch), reads
+ *        one batch and hands it to the writer thread after taking in the result of the batch
+ *        before it (see the file comment).
  * @returns the number of records in the batch (0: none arrived), or -1 with @p errstr set when
  *          the projector cannot go on (the store full or broken, a fatal Kafka error).
  *          Transient failures are retried by later calls and counted in `retried`.
  */
 int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Waits for the batch the writer thread is storing, if any, and takes in its result
+ *        (stats, offsets). A fatal failure of it is reported by the next sl_projector_poll().
+ */
+void sl_projector_flush(sl_projector_t *p);
 
 /**
  * @returns 1 when partitions are assigned and every one of them was read to its end (the

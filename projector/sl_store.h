@@ -23,8 +23,11 @@
  * (sl_store_node_get(), sl_store_walk(), sl_store_offset_get(), ...) run in their own read
  * transaction and see only committed data, even while a write transaction is open.
  *
- * Threads: a store is used by one thread (it owns one codec and scratch buffers). A lock file
- * (`dir/lock`, flock) keeps a second process out of the directory.
+ * Threads: a store is used by one thread (it owns one codec and scratch buffers), with one
+ * exception: one thread may call sl_store_value() (the codec) while another runs the write
+ * transaction with sl_store_put() and sl_store_offset_put() (the projector does), and reads
+ * (sl_store_offset_get(), ...) may run beside both. A lock file (`dir/lock`, flock) keeps a
+ * second process out of the directory.
  *
  * Errors: sl_err_t plus errstr, as everywhere. A stored entry that cannot be read back (wrong
  * size, unknown format version, an Avro body that does not decode or does not match its key
