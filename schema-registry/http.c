@@ -15,6 +15,8 @@
 
 #include <microhttpd.h>
 
+#include "sl_http.h"
+
 /* Per-connection request state, from the first call of the access handler to completion. */
 typedef struct {
         char *body;
@@ -22,125 +24,9 @@ typedef struct {
         int too_large; /* more body than registry.max.body.bytes: discarded as it arrives */
 } sl_reg_conn_t;
 
-/* Query arguments, decoded. */
-typedef struct {
-        char **keys, **values;
-        size_t cnt, cap;
-        int nomem;
-} sl_reg_args_t;
-
-/*
- * libmicrohttpd decodes %XX in the path before routing, which would turn a subject "a%2Fb"
- * into the two segments "a" and "b". It lets us replace the decoder: ours keeps every byte, and
- * the path and the query arguments are decoded here, segment by segment.
- */
-static size_t sl_reg_unescape_none(void *cls, struct MHD_Connection *c, char *s)
-{
-        return strlen(s);
-}
-
-static int sl_reg_hexval(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-/*
- * Percent-decodes [s, s + len) into a new string; '+' is a space when @p plus (query strings).
- * A '%' not followed by two hex digits is kept as is. @returns NULL when out of memory or when
- * the text decodes to a NUL byte (*nulp set).
- */
-static char *sl_reg_pct_decode(const char *s, size_t len, int plus, int *nulp)
-{
-        char *out = malloc(len + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < len; i++) {
-                int hi, lo;
-
-                if (s[i] == '%' && i + 2 < len &&
-                    (hi = sl_reg_hexval((unsigned char)s[i + 1])) >= 0 &&
-                    (lo = sl_reg_hexval((unsigned char)s[i + 2])) >= 0) {
-                        char c = (char)(hi * 16 + lo);
-
-                        if (!c) {
-                                free(out);
-                                *nulp = 1;
-                                return NULL;
-                        }
-                        *o++ = c;
-                        i += 2;
-                } else if (plus && s[i] == '+')
-                        *o++ = ' ';
-                else
-                        *o++ = s[i];
-        }
-        *o = '\0';
-        return out;
-}
-
-static enum MHD_Result sl_reg_collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                          const char *value)
-{
-        sl_reg_args_t *a = cls;
-        int nul = 0;
-        char *k, *v;
-
-        if (a->cnt == a->cap) {
-                size_t cap = a->cap ? a->cap * 2 : 8;
-                char **nk = realloc(a->keys, cap * sizeof(*nk));
-
-                if (!nk) {
-                        a->nomem = 1;
-                        return MHD_NO;
-                }
-                a->keys = nk;
-                if (!(nk = realloc(a->values, cap * sizeof(*nk)))) {
-                        a->nomem = 1;
-                        return MHD_NO;
-                }
-                a->values = nk;
-                a->cap = cap;
-        }
-        k = sl_reg_pct_decode(key, strlen(key), 1, &nul);
-        v = sl_reg_pct_decode(value ? value : "", value ? strlen(value) : 0, 1, &nul);
-        if (!k || !v) {
-                /* A NUL in an argument: drop the argument (unknown ones are ignored anyway). */
-                free(k);
-                free(v);
-                if (!nul)
-                        a->nomem = 1;
-                return nul ? MHD_YES : MHD_NO;
-        }
-        a->keys[a->cnt] = k;
-        a->values[a->cnt++] = v;
-        return MHD_YES;
-}
-
-static void sl_reg_args_free(sl_reg_args_t *a)
-{
-        for (size_t i = 0; i < a->cnt; i++) {
-                free(a->keys[i]);
-                free(a->values[i]);
-        }
-        free(a->keys);
-        free(a->values);
-}
-
 const char *sl_reg_query(const sl_reg_req_t *req, const char *name)
 {
-        const sl_reg_args_t *a = req->args;
-
-        for (size_t i = a ? a->cnt : 0; i > 0; i--) /* the last one given wins */
-                if (!strcmp(a->keys[i - 1], name))
-                        return a->values[i - 1];
-        return NULL;
+        return sl_http_arg(req->args, name); /* the last one given wins */
 }
 
 int sl_reg_query_bool(const sl_reg_req_t *req, const char *name)
@@ -181,7 +67,7 @@ static int sl_reg_append(char **bufp, size_t *lenp, size_t *capp, const char *s,
 
 char *sl_reg_req_target(const sl_reg_req_t *req)
 {
-        const sl_reg_args_t *a = req->args;
+        const sl_http_args_t *a = req->args;
         size_t len = 0, cap = 0;
         char *buf = NULL;
 
@@ -201,51 +87,6 @@ char *sl_reg_req_target(const sl_reg_req_t *req)
 fail:
         free(buf);
         return NULL;
-}
-
-/* Splits the raw path into decoded segments. @returns 0, -1 (no memory) or -2 (NUL byte). */
-static int sl_reg_split_path(const char *url, char ***segp, size_t *cntp)
-{
-        char **seg = NULL;
-        size_t cnt = 0, cap = 0;
-        const char *p = url;
-        int ret = -1;
-
-        while (*p == '/')
-                p++;
-        while (*p) {
-                const char *end = strchr(p, '/');
-                size_t len = end ? (size_t)(end - p) : strlen(p);
-                int nul = 0;
-
-                if (cnt == cap) {
-                        char **n = realloc(seg, (cap = cap ? cap * 2 : 8) * sizeof(*n));
-
-                        if (!n)
-                                goto fail;
-                        seg = n;
-                }
-                if (!(seg[cnt] = sl_reg_pct_decode(p, len, 0, &nul))) {
-                        ret = nul ? -2 : -1;
-                        goto fail;
-                }
-                cnt++;
-                if (!end)
-                        break;
-                p = end + 1;
-                /* One trailing slash is allowed: "/subjects/" is "/subjects". */
-                if (!*p)
-                        break;
-        }
-        *segp = seg;
-        *cntp = cnt;
-        return 0;
-
-fail:
-        for (size_t i = 0; i < cnt; i++)
-                free(seg[i]);
-        free(seg);
-        return ret;
 }
 
 static enum MHD_Result sl_reg_queue(sl_reg_srv_t *srv, struct MHD_Connection *c,
@@ -279,17 +120,6 @@ static enum MHD_Result sl_reg_queue(sl_reg_srv_t *srv, struct MHD_Connection *c,
         return ret;
 }
 
-/* Constant-time comparison of two NUL-terminated strings' contents. */
-static int sl_reg_secret_eq(const char *a, const char *b)
-{
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char d = la != lb;
-
-        for (size_t i = 0; i < la; i++)
-                d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-        return !d;
-}
-
 static int sl_reg_auth_ok(sl_reg_srv_t *srv, struct MHD_Connection *c)
 {
         char *pass = NULL;
@@ -302,7 +132,7 @@ static int sl_reg_auth_ok(sl_reg_srv_t *srv, struct MHD_Connection *c)
                 return 0;
         for (size_t i = 0; i < srv->user_cnt; i++)
                 if (!strcmp(srv->users[i].user, user) && pass &&
-                    sl_reg_secret_eq(srv->users[i].password, pass))
+                    sl_http_secret_eq(srv->users[i].password, pass))
                         ok = 1;
         MHD_free(user);
         if (pass)
@@ -319,7 +149,7 @@ static enum MHD_Result sl_reg_on_request(void *cls, struct MHD_Connection *c, co
         sl_reg_conn_t *conn = *con_cls;
         sl_reg_resp_t resp = {0};
         sl_reg_req_t req = {0};
-        sl_reg_args_t args = {0};
+        sl_http_args_t args = {0};
         enum MHD_Result ret;
         int split;
 
@@ -387,14 +217,14 @@ static enum MHD_Result sl_reg_on_request(void *cls, struct MHD_Connection *c, co
                 return sl_reg_queue(srv, c, &resp, 1);
         }
 
-        split = sl_reg_split_path(url, &req.seg, &req.seg_cnt);
+        split = sl_http_split_path(url, &req.seg, &req.seg_cnt);
         if (split == -2) {
                 sl_reg_resp_error(&resp, 400, 400, "The path contains a NUL byte (%%00)");
                 return sl_reg_queue(srv, c, &resp, 0);
         }
         if (split < 0)
                 return MHD_NO;
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, sl_reg_collect_arg, &args);
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, sl_http_args_collect, &args);
         if (args.nomem) {
                 ret = MHD_NO;
                 goto done;
@@ -422,10 +252,8 @@ static enum MHD_Result sl_reg_on_request(void *cls, struct MHD_Connection *c, co
         ret = sl_reg_queue(srv, c, &resp, 0);
 
 done:
-        for (size_t i = 0; i < req.seg_cnt; i++)
-                free(req.seg[i]);
-        free(req.seg);
-        sl_reg_args_free(&args);
+        sl_http_segs_free(req.seg, req.seg_cnt);
+        sl_http_args_free(&args);
         return ret;
 }
 
@@ -483,7 +311,7 @@ sl_err_t sl_reg_http_start(sl_reg_srv_t *srv, char *errstr, size_t errstr_size)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
                                             (intptr_t)sl_reg_on_completed, NULL};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK,
-                                            (intptr_t)sl_reg_unescape_none, NULL};
+                                            (intptr_t)sl_http_unescape_none, NULL};
         opts[n++] =
             (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)sl_reg_mhd_log, srv};
         if (srv->tls_cert) {

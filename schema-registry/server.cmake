@@ -1,7 +1,6 @@
 # The registry server (sl_registry_server.h), run by `seerlog registry`: libmicrohttpd for HTTP(S),
 # librdkafka for the topic, the election and the transactional writes, libcurl to forward writes
 # to the leader.
-pkg_check_modules(MHD REQUIRED IMPORTED_TARGET GLOBAL libmicrohttpd)
 if(NOT TARGET PkgConfig::CURL)
   pkg_check_modules(CURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
 endif()
@@ -16,4 +15,4 @@ target_include_directories(sl_registry_server PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(
   sl_registry_server
   PUBLIC sl_common PkgConfig::RDKAFKA
-  PRIVATE sl_schema PkgConfig::JANSSON PkgConfig::MHD PkgConfig::CURL Threads::Threads)
+  PRIVATE sl_schema sl_http PkgConfig::JANSSON PkgConfig::MHD PkgConfig::CURL Threads::Threads)
