@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sl_api.h"
 #include "sl_projector.h"
 #include "sl_snapshot.h"
 
@@ -16,6 +17,8 @@ static const sl_opt_t sl_project_opts[] = {
     {"catch-up", 0, NULL, 0, "Exit once every assigned partition was read to its end"},
     {"from-snapshot", 0, "FILE", 0, "Start an empty store from a snapshot (seerlog snapshot)"},
     {"stats-interval", 0, "S", 0, "Print counters to stderr every S seconds (default 0: never)"},
+    {"listen", 0, "HOST:PORT", 0,
+     "Serve the HTTP API there (default: project.listen; port 0: any)"},
     {0},
 };
 
@@ -23,6 +26,7 @@ const sl_cmd_t sl_cmd_project = {
     .name = "project",
     .summary = "Replay the state topics into a materialised per-node state",
     .usage = "--store DIR [--group ID] [--from-snapshot FILE] [--catch-up] [--stats-interval S] "
+             "[--listen HOST:PORT] "
              "[options]",
     .description =
         "Consumes every topic matching project.topic.pattern (default ^seerlog\\.state\\..+;\n"
@@ -53,6 +57,11 @@ const sl_cmd_t sl_cmd_project = {
         "time went: poll, read = decode and coalesce, wait = for the writer thread, write,\n"
         "commit) and the store's canonical hash (the same as 'seerlog state hash').\n"
         "--stats-interval prints the same, without the hash, to stderr while running.\n"
+        "\n"
+        "--listen HOST:PORT (or project.listen) serves the HTTP API while projecting:\n"
+        "GET /v1/nodes (filters region, type, status, liveness, label=K=V; sort; cursor\n"
+        "pages), /v1/nodes/ID, /v1/summary, /v1/watch (Server-Sent Events), /healthz,\n"
+        "/readyz and /metrics (Prometheus). docs/api.md has every endpoint.\n"
         "\n"
         "Every project.lag.interval.ms the projector measures its lag per partition, publishes\n"
         "it to control.topic (agents stretch their heartbeats while it is above lag.high) and,\n"
@@ -126,8 +135,10 @@ static int sl_project_run(sl_cli_t *cli)
         const char *store = sl_cli_str(cli, "store"), *group = sl_cli_str(cli, "group");
         int catch_up = sl_cli_count(cli, "catch-up") > 0;
         char errstr[512], hash[SL_STORE_HASH_HEX_SIZE];
+        const char *listen = sl_cli_str(cli, "listen");
         sl_projector_stats_t st;
         sl_projector_t *p;
+        sl_api_t *api = NULL;
         int64_t every, next_stats;
         int ret = SL_EXIT_OK;
 
@@ -142,8 +153,18 @@ static int sl_project_run(sl_cli_t *cli)
                 return sl_cli_usage_error(cli, "--group: %s", *group ? errstr : "empty");
         if (sl_cli_str(cli, "from-snapshot") && (ret = sl_project_load(cli, store)))
                 return ret;
+        if (!listen)
+                listen = sl_conf_get(conf, "project.listen");
         if (!(p = sl_projector_new(conf, store, errstr, sizeof(errstr))))
                 return sl_cli_fail(cli, "%s", errstr);
+        if (listen && *listen) {
+                if (!(api = sl_api_start(p, conf, listen, errstr, sizeof(errstr)))) {
+                        sl_projector_destroy(p);
+                        return sl_cli_fail(cli, "--listen: %s", errstr);
+                }
+                fprintf(stderr, "seerlog: project: HTTP API on port %d (%s)\n", sl_api_port(api),
+                        listen);
+        }
         sl_cli_trap_signals();
         fprintf(stderr, "seerlog: project: store %s, group %s, topics %s\n", store,
                 sl_conf_get(conf, "project.group.id"), sl_conf_get(conf, "project.topic.pattern"));
@@ -169,6 +190,7 @@ static int sl_project_run(sl_cli_t *cli)
                 ret = SL_EXIT_FAIL;
         }
         sl_project_print_stats(stdout, &st, hash[0] ? hash : NULL);
+        sl_api_stop(api); /* (the writer is idle since the flush) */
         sl_projector_destroy(p);
         return ret;
 }

@@ -127,6 +127,19 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_INT("project.lag.interval.ms", "5000", 0, 3600000,
            "How often the projector measures its lag, reports it to control.topic (per "
            "partition and total) and pauses or resumes the busiest partitions; 0: never."),
+    SL_STRING("project.listen", "", 0,
+              "HOST:PORT where the projector serves its HTTP API (docs/api.md): nodes, summary, "
+              "watch stream, /healthz, /readyz, /metrics; empty: no API. --listen sets it."),
+    SL_INT("api.max.connections", "64", 1, 100000,
+           "Most simultaneous connections to the projector's HTTP API; more are refused."),
+    SL_INT("api.max.watchers", "16", 0, 10000,
+           "Most simultaneous clients of /v1/watch; more get 503."),
+    SL_INT("api.watch.buffer", "65536", 16, 100000000,
+           "Events of the watch stream kept for clients that lag or resume (Last-Event-ID); a "
+           "client further behind is cut off."),
+    SL_INT("api.ready.lag", "1000", 0, INT64_MAX,
+           "/readyz answers 200 once every assigned partition was read to its end, or the "
+           "reported lag is at most this."),
     SL_STRING("dlq.topic", "seerlog.dlq", 0,
               "Dead-letter topic: records the projector cannot decode, with headers naming the "
               "reason and where they came from."),

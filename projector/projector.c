@@ -24,6 +24,7 @@
 #define SL_PROJ_TICK_MS         250   /**< Liveness is decided this often. */
 #define SL_PROJ_RESOLVE_TIMEOUT 5000  /**< For the first offsets of new partitions. */
 #define SL_PROJ_CHUNK           10000 /**< Records read at a time into a batch. */
+#define SL_PROJ_WARM_TIMEOUT    1000  /**< For a topic's metadata at start (best effort). */
 
 /* One assigned (or once assigned) partition. */
 typedef struct {
@@ -125,7 +126,14 @@ struct sl_projector_s {
         sl_batch_t *w_job;      /**< Handed to the writer, not finished. */
         sl_batch_t *w_done;     /**< Finished by the writer, not yet taken in. */
         int w_stop, w_started;
-        sl_buf_t w_buf;          /**< The writer's: changelog records. */
+        sl_buf_t w_buf;             /**< The writer's: changelog records. */
+        sl_projector_watch_t watch; /**< Set before the first poll; read by both threads. */
+        /* What other threads see (sl_projector_stats(), sl_projector_lags()), published by the
+         * polling thread after each poll. */
+        pthread_mutex_t pub_lock;
+        sl_projector_stats_t pub;
+        sl_partition_lag_t *pub_lags;
+        size_t pub_lag_cnt, pub_lag_cap;
         pthread_mutex_t lv_lock; /**< Guards lv: the writer observes, this thread ticks. */
         sl_part_t *parts;
         size_t part_cnt, part_cap;
@@ -375,6 +383,9 @@ static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_sta
         rd_kafka_resp_err_t err;
 
         p->st.liveness_changes++;
+        if (p->watch.on_liveness)
+                p->watch.on_liveness(p->watch.opaque, node_id, old_state, new_state, since_ms,
+                                     last_heard_ms);
         if (!p->liveness_topic ||
             sl_liveness_record_encode(&rec, p->liveness_id, &p->buf, errstr, sizeof(errstr)))
                 return;
@@ -554,6 +565,19 @@ static void sl_lag_report(sl_projector_t *p)
                 p->lags[n++] = (sl_partition_lag_t){pt->topic, pt->partition, pt->lag};
         }
         p->st.lag = total;
+        pthread_mutex_lock(&p->pub_lock);
+        if (n > p->pub_lag_cap) {
+                sl_partition_lag_t *nl = realloc(p->pub_lags, n * sizeof(*nl));
+
+                if (nl) {
+                        p->pub_lags = nl;
+                        p->pub_lag_cap = n;
+                }
+        }
+        p->pub_lag_cnt = n <= p->pub_lag_cap ? n : 0;
+        if (p->pub_lag_cnt)
+                memcpy(p->pub_lags, p->lags, n * sizeof(*p->lags));
+        pthread_mutex_unlock(&p->pub_lock);
         /* Agents stretch their heartbeats while some projector reports lag above lag.high
          * (hysteresis down to lag.low): liveness judges by the stretched interval meanwhile. */
         if (total > p->lag_high)
@@ -746,7 +770,7 @@ static void sl_warm_metadata(rd_kafka_t *rk, const char *topic)
 
         if (!topic || !*topic || !(rkt = rd_kafka_topic_new(rk, topic, NULL)))
                 return;
-        if (!rd_kafka_metadata(rk, 0, rkt, &md, SL_PROJ_RESOLVE_TIMEOUT))
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, SL_PROJ_WARM_TIMEOUT))
                 rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
 }
@@ -887,6 +911,7 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
         pthread_mutex_init(&p->w_lock, NULL);
         pthread_cond_init(&p->w_cond, NULL);
         pthread_mutex_init(&p->lv_lock, NULL);
+        pthread_mutex_init(&p->pub_lock, NULL);
         if (!pattern || pattern[0] != '^') {
                 sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
                           "project.topic.pattern must be a regular expression starting with ^");
@@ -1075,6 +1100,8 @@ void sl_projector_destroy(sl_projector_t *p)
         pthread_mutex_destroy(&p->w_lock);
         pthread_cond_destroy(&p->w_cond);
         pthread_mutex_destroy(&p->lv_lock);
+        pthread_mutex_destroy(&p->pub_lock);
+        free(p->pub_lags);
         free(p);
 }
 
@@ -1471,6 +1498,15 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                                             pe->time_ms, b->received, NULL, 0);
         }
         pthread_mutex_unlock(&p->lv_lock);
+        if (p->watch.on_state && (!p->watch.wanted || p->watch.wanted(p->watch.opaque)))
+                for (size_t i = 0; i < b->pend_cnt; i++) {
+                        const sl_pending_t *pe = &b->pend[b->order[i].idx];
+
+                        if (pe->applied)
+                                p->watch.on_state(p->watch.opaque,
+                                                  (const char *)b->arena.data + pe->off,
+                                                  b->arena.data + pe->val_off, pe->val_len);
+                }
         b->rc = 0;
         return;
 
@@ -1567,6 +1603,22 @@ static void sl_rewind(sl_projector_t *p)
         }
 }
 
+const int64_t sl_projector_latency_bounds_ms[SL_PROJECTOR_LAT_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+/* Counts a batch that took @p us to store in the first bucket whose bound it does not pass. */
+static void sl_batch_latency(sl_projector_stats_t *st, uint64_t us)
+{
+        int i = 0;
+
+        while (i < SL_PROJECTOR_LAT_BUCKETS &&
+               us > (uint64_t)sl_projector_latency_bounds_ms[i] * 1000)
+                i++;
+        if (i < SL_PROJECTOR_LAT_BUCKETS)
+                st->batch_le[i]++;
+        st->batch_us_sum += us;
+}
+
 /* A batch given up (@p rc 1): read again from the store's offsets after a pause. */
 static void sl_retry_later(sl_projector_t *p, size_t records, const char *why)
 {
@@ -1605,6 +1657,7 @@ static int sl_collect(sl_projector_t *p, char *errstr, size_t errstr_size)
                 p->st.nodes = b->nodes;
                 p->st.write_us += b->write_us;
                 p->st.commit_us += b->commit_us;
+                sl_batch_latency(&p->st, b->write_us + b->commit_us);
         } else if (rc > 0) {
                 sl_retry_later(p, b->records, b->errstr);
         } else {
@@ -1697,14 +1750,14 @@ static int sl_batch_drop(sl_projector_t *p, sl_batch_t *b, int rc, char *errstr,
         return 0;
 }
 
-int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+static int sl_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
 {
         int64_t now = sl_proj_mono_ms(), t0;
         sl_batch_t *b = p->batch[p->fill];
         int rc = 0, n, timeout;
 
         if (p->fatal[0]) {
-                sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: %s", p->fatal);
+                sl_seterr(errstr, errstr_size, SL_ERR_IO, "%s", p->fatal);
                 return -1;
         }
         if (now < p->retry_at_ms) {
@@ -1776,12 +1829,61 @@ int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t er
         return n;
 }
 
+/* Makes the counters and gauges visible to other threads (sl_projector_stats()). */
+static void sl_publish(sl_projector_t *p)
+{
+        p->st.caught_up = sl_projector_caught_up(p);
+        p->st.healthy = !p->fatal[0];
+        pthread_mutex_lock(&p->pub_lock);
+        p->pub = p->st;
+        pthread_mutex_unlock(&p->pub_lock);
+}
+
+int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        int rc = sl_poll(p, timeout_ms, errstr, errstr_size);
+
+        if (rc < 0 && !p->fatal[0])
+                snprintf(p->fatal, sizeof(p->fatal), "%s", errstr);
+        sl_publish(p);
+        return rc;
+}
+
 void sl_projector_flush(sl_projector_t *p)
 {
         char errstr[512];
 
         if (sl_collect(p, errstr, sizeof(errstr)) < 0)
                 snprintf(p->fatal, sizeof(p->fatal), "%s", errstr);
+        sl_publish(p);
+}
+
+void sl_projector_set_watch(sl_projector_t *p, const sl_projector_watch_t *w)
+{
+        p->watch = *w;
+}
+
+sl_err_t sl_projector_liveness(sl_projector_t *p, const char *node_id, sl_liveness_state_t *statep,
+                               int64_t *sincep, int64_t *last_heardp)
+{
+        sl_err_t err;
+
+        pthread_mutex_lock(&p->lv_lock);
+        err = sl_liveness_get(p->lv, node_id, statep, sincep, last_heardp);
+        pthread_mutex_unlock(&p->lv_lock);
+        return err;
+}
+
+size_t sl_projector_lags(sl_projector_t *p, sl_partition_lag_t *out, size_t max)
+{
+        size_t n;
+
+        pthread_mutex_lock(&p->pub_lock);
+        n = p->pub_lag_cnt;
+        if (out)
+                memcpy(out, p->pub_lags, (n < max ? n : max) * sizeof(*out));
+        pthread_mutex_unlock(&p->pub_lock);
+        return n;
 }
 
 int sl_projector_caught_up(const sl_projector_t *p)
@@ -1802,9 +1904,11 @@ int sl_projector_caught_up(const sl_projector_t *p)
         return assigned > 0;
 }
 
-void sl_projector_stats(const sl_projector_t *p, sl_projector_stats_t *stats)
+void sl_projector_stats(sl_projector_t *p, sl_projector_stats_t *stats)
 {
-        *stats = p->st;
+        pthread_mutex_lock(&p->pub_lock);
+        *stats = p->pub;
+        pthread_mutex_unlock(&p->pub_lock);
 }
 
 sl_store_t *sl_projector_store(sl_projector_t *p)

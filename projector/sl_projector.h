@@ -34,9 +34,15 @@
 #include "sl_conf.h"
 #include "sl_err.h"
 #include "sl_liveness.h"
+#include "sl_producer.h" /* sl_partition_lag_t */
 #include "sl_store.h"
 
 typedef struct sl_projector_s sl_projector_t;
+
+#define SL_PROJECTOR_LAT_BUCKETS 13
+/** Upper bounds (ms) of the batch store time buckets: 1 2 5 10 25 50 100 250 500 1000 2500 5000
+ *  10000. */
+extern const int64_t sl_projector_latency_bounds_ms[SL_PROJECTOR_LAT_BUCKETS];
 
 /** Counters, cumulative since sl_projector_new(), and gauges. */
 typedef struct {
@@ -62,6 +68,13 @@ typedef struct {
         /* The writer thread: */
         uint64_t write_us;  /**< Writing batches (the changelog's records included). */
         uint64_t commit_us; /**< Committing them (the changelog's transaction, then the store). */
+        /** Batches by the time they took to store (write and commit), non-cumulative: [i] counts
+         *  those over bound i-1 and at most bound i (sl_projector_latency_bounds_ms); longer
+         *  ones are batches less the sum of these. */
+        uint64_t batch_le[SL_PROJECTOR_LAT_BUCKETS];
+        uint64_t batch_us_sum; /**< Their total time. */
+        int caught_up;         /**< Gauge: sl_projector_caught_up(). */
+        int healthy;           /**< Gauge: 0 once the projector cannot go on. */
 } sl_projector_stats_t;
 
 /**
@@ -100,7 +113,34 @@ void sl_projector_flush(sl_projector_t *p);
  */
 int sl_projector_caught_up(const sl_projector_t *p);
 
-void sl_projector_stats(const sl_projector_t *p, sl_projector_stats_t *stats);
+/** The counters and gauges as of the end of the last sl_projector_poll(); any thread. */
+void sl_projector_stats(sl_projector_t *p, sl_projector_stats_t *stats);
+
+/**
+ * @brief The lag of each assigned partition at the last lag report (project.lag.interval.ms);
+ *        any thread. Copies up to @p max into @p out (topic names live as long as the
+ *        projector). @returns how many there are.
+ */
+size_t sl_projector_lags(sl_projector_t *p, sl_partition_lag_t *out, size_t max);
+
+/** sl_liveness_get() on the projector's tracker; any thread. */
+sl_err_t sl_projector_liveness(sl_projector_t *p, const char *node_id, sl_liveness_state_t *statep,
+                               int64_t *sincep, int64_t *last_heardp);
+
+/** Who wants to hear of changes as they happen (the HTTP API's watch stream). */
+typedef struct {
+        void *opaque;
+        /** Asked once per committed batch (writer thread): 0 skips on_state for it. */
+        int (*wanted)(void *opaque);
+        /** A node's new state, committed (writer thread): a value as sl_store.h describes. */
+        void (*on_state)(void *opaque, const char *node_id, const uint8_t *value, size_t value_len);
+        /** A liveness change (polling thread, in sl_projector_poll()). */
+        void (*on_liveness)(void *opaque, const char *node_id, sl_liveness_state_t old_state,
+                            sl_liveness_state_t new_state, int64_t since_ms, int64_t last_heard_ms);
+} sl_projector_watch_t;
+
+/** Installs @p w (copied); before the first sl_projector_poll(). */
+void sl_projector_set_watch(sl_projector_t *p, const sl_projector_watch_t *w);
 
 /** The projector's store, for reads (sl_store_hash(), sl_store_node_get(), ...). */
 sl_store_t *sl_projector_store(sl_projector_t *p);

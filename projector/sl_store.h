@@ -212,4 +212,30 @@ sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *er
 sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf_size, char *errstr,
                            size_t errstr_size);
 
+/**
+ * A reader of the node states with its own codec and buffers: one per thread that reads while
+ * another uses the store (the projector's HTTP API). Its reads run in their own read
+ * transactions, as the store's do.
+ */
+typedef struct sl_store_reader_s sl_store_reader_t;
+
+/** @returns a reader of @p s (which must outlive it), or NULL with @p errstr set. */
+sl_store_reader_t *sl_store_reader_new(sl_store_t *s, char *errstr, size_t errstr_size);
+void sl_store_reader_free(sl_store_reader_t *r);
+
+/** sl_store_node_get() through the reader. */
+sl_err_t sl_store_reader_get(sl_store_reader_t *r, const char *node_id, sl_event_t *ev,
+                             char *errstr, size_t errstr_size);
+
+/** Decodes @p value, a "nodes" value of @p node_id (e.g. from sl_store_value()), into @p ev. */
+sl_err_t sl_store_reader_decode(sl_store_reader_t *r, const char *node_id, const uint8_t *value,
+                                size_t value_len, sl_event_t *ev, char *errstr, size_t errstr_size);
+
+/**
+ * @brief sl_store_walk() through the reader, over the nodes whose id sorts after @p after
+ *        (bytewise; NULL or "": from the first), in one read transaction.
+ */
+sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_walk_cb_t *cb,
+                              void *opaque, char *errstr, size_t errstr_size);
+
 #endif

@@ -232,12 +232,13 @@ static sl_err_t sl_store_corrupt(const sl_store_t *s, const MDB_val *k, const ch
  * key and the header (so a value written under the wrong key, or junk that happens to decode,
  * is caught). On error @p ev is left reset.
  */
-static sl_err_t sl_store_decode(sl_store_t *s, const MDB_val *k, const MDB_val *v, sl_event_t *ev,
-                                char *errstr, size_t errstr_size)
+static sl_err_t sl_store_decode_with(const sl_store_t *s, sl_codec_t *codec, sl_buf_t *dec,
+                                     const MDB_val *k, const MDB_val *v, sl_event_t *ev,
+                                     char *errstr, size_t errstr_size)
 {
         int64_t inc, seq, time_ms;
         size_t body_len;
-        int32_t id = sl_codec_writer_id(s->codec);
+        int32_t id = sl_codec_writer_id(codec);
         char why[256];
         sl_err_t err;
 
@@ -246,16 +247,16 @@ static sl_err_t sl_store_decode(sl_store_t *s, const MDB_val *k, const MDB_val *
                 return sl_store_corrupt(s, k, "bad size or format version", errstr, errstr_size);
         }
         body_len = v->mv_size - SL_STORE_NODE_HDR;
-        if (sl_buf_reserve(&s->dec, SL_WIRE_HEADER_SIZE + body_len)) {
+        if (sl_buf_reserve(dec, SL_WIRE_HEADER_SIZE + body_len)) {
                 sl_event_reset(ev);
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
         }
-        s->dec.data[0] = 0;
-        sl_be32(s->dec.data + 1, (uint32_t)id);
-        memcpy(s->dec.data + SL_WIRE_HEADER_SIZE, (const uint8_t *)v->mv_data + SL_STORE_NODE_HDR,
+        dec->data[0] = 0;
+        sl_be32(dec->data + 1, (uint32_t)id);
+        memcpy(dec->data + SL_WIRE_HEADER_SIZE, (const uint8_t *)v->mv_data + SL_STORE_NODE_HDR,
                body_len);
-        s->dec.len = SL_WIRE_HEADER_SIZE + body_len;
-        err = sl_codec_decode(s->codec, s->dec.data, s->dec.len, ev, why, sizeof(why));
+        dec->len = SL_WIRE_HEADER_SIZE + body_len;
+        err = sl_codec_decode(s->codec, dec->data, dec->len, ev, why, sizeof(why));
         if (err) {
                 sl_event_reset(ev);
                 return sl_store_corrupt(s, k, why, errstr, errstr_size);
@@ -271,6 +272,12 @@ static sl_err_t sl_store_decode(sl_store_t *s, const MDB_val *k, const MDB_val *
                                         errstr_size);
         }
         return SL_OK;
+}
+
+static sl_err_t sl_store_decode(sl_store_t *s, const MDB_val *k, const MDB_val *v, sl_event_t *ev,
+                                char *errstr, size_t errstr_size)
+{
+        return sl_store_decode_with(s, s->codec, &s->dec, k, v, ev, errstr, errstr_size);
 }
 
 sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char *errstr,
@@ -514,8 +521,10 @@ sl_err_t sl_store_offsets(sl_store_t *s, sl_store_offset_cb_t *cb, void *opaque,
         return sl_store_scan(s, s->offsets, sl_offsets_one, &c, errstr, errstr_size);
 }
 
-sl_err_t sl_store_node_get(sl_store_t *s, const char *node_id, sl_event_t *ev, char *errstr,
-                           size_t errstr_size)
+/* Reads node @p node_id into @p ev with @p codec and @p dec (the store's, or a reader's). */
+static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *dec,
+                                  const char *node_id, sl_event_t *ev, char *errstr,
+                                  size_t errstr_size)
 {
         MDB_txn *txn;
         MDB_val k = {node_id ? strlen(node_id) : 0, (void *)node_id}, v;
@@ -535,9 +544,15 @@ sl_err_t sl_store_node_get(sl_store_t *s, const char *node_id, sl_event_t *ev, c
         else if (rc)
                 err = sl_store_mdb_err(s, rc, "get node", errstr, errstr_size);
         else
-                err = sl_store_decode(s, &k, &v, ev, errstr, errstr_size);
+                err = sl_store_decode_with(s, codec, dec, &k, &v, ev, errstr, errstr_size);
         mdb_txn_abort(txn);
         return err;
+}
+
+sl_err_t sl_store_node_get(sl_store_t *s, const char *node_id, sl_event_t *ev, char *errstr,
+                           size_t errstr_size)
+{
+        return sl_store_get_with(s, s->codec, &s->dec, node_id, ev, errstr, errstr_size);
 }
 
 typedef struct {
@@ -642,4 +657,98 @@ sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf
         }
         mdb_txn_abort(txn);
         return err;
+}
+
+/* ---- readers: their own codec and buffers, for other threads ---- */
+
+struct sl_store_reader_s {
+        sl_store_t *s;
+        sl_codec_t *codec;
+        sl_buf_t dec;
+        sl_event_t *ev;
+};
+
+sl_store_reader_t *sl_store_reader_new(sl_store_t *s, char *errstr, size_t errstr_size)
+{
+        sl_store_reader_t *r = calloc(1, sizeof(*r));
+
+        if (!r || !(r->ev = sl_event_new())) {
+                free(r);
+                sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        r->s = s;
+        if (!(r->codec = sl_codec_new(SL_STORE_CODEC_ID, errstr, errstr_size))) {
+                sl_store_reader_free(r);
+                return NULL;
+        }
+        return r;
+}
+
+void sl_store_reader_free(sl_store_reader_t *r)
+{
+        if (!r)
+                return;
+        sl_codec_destroy(r->codec);
+        sl_buf_free(&r->dec);
+        sl_event_destroy(r->ev);
+        free(r);
+}
+
+sl_err_t sl_store_reader_get(sl_store_reader_t *r, const char *node_id, sl_event_t *ev,
+                             char *errstr, size_t errstr_size)
+{
+        return sl_store_get_with(r->s, r->codec, &r->dec, node_id, ev, errstr, errstr_size);
+}
+
+sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_walk_cb_t *cb,
+                              void *opaque, char *errstr, size_t errstr_size)
+{
+        sl_store_t *s = r->s;
+        size_t alen = after ? strlen(after) : 0;
+        MDB_txn *txn;
+        MDB_cursor *cur = NULL;
+        MDB_val k = {alen, (void *)after}, v;
+        sl_err_t err = SL_OK;
+        int rc;
+
+        if (alen > s->max_key)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: a start key longer than LMDB's keys");
+        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+                return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
+        if ((rc = mdb_cursor_open(txn, s->nodes, &cur))) {
+                err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
+                goto done;
+        }
+        if (!alen) {
+                rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        } else {
+                rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                if (!rc && k.mv_size == alen && !memcmp(k.mv_data, after, alen))
+                        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                if ((err = sl_store_decode_with(s, r->codec, &r->dec, &k, &v, r->ev, errstr,
+                                                errstr_size)))
+                        goto done;
+                if ((err = (sl_err_t)cb(r->ev->node_id, r->ev, opaque)))
+                        goto done;
+        }
+        if (rc != MDB_NOTFOUND)
+                err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
+done:
+        if (cur)
+                mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        sl_event_reset(r->ev);
+        return err;
+}
+
+sl_err_t sl_store_reader_decode(sl_store_reader_t *r, const char *node_id, const uint8_t *value,
+                                size_t value_len, sl_event_t *ev, char *errstr, size_t errstr_size)
+{
+        MDB_val k = {strlen(node_id), (void *)node_id}, v = {value_len, (void *)value};
+
+        return sl_store_decode_with(r->s, r->codec, &r->dec, &k, &v, ev, errstr, errstr_size);
 }

@@ -764,3 +764,57 @@ Test(store, put_refuses_what_is_not_a_stored_value)
         cr_assert_eq(sl_store_node_count(s), 0);
         sl_store_close(s);
 }
+
+static int collect_ids(const char *node_id, const sl_event_t *ev, void *opaque)
+{
+        char *out = opaque;
+
+        (void)ev;
+        strcat(out, node_id);
+        strcat(out, ",");
+        return 0;
+}
+
+/* A reader (another thread's) gets nodes, walks from after a key, and decodes a stored value. */
+Test(store, reader_gets_walks_from_a_key_and_decodes)
+{
+        sl_store_t *s = open_store(dir, MAX_BYTES);
+        sl_store_reader_t *r = sl_store_reader_new(s, errstr, sizeof(errstr));
+        sl_event_t *ev = sl_event_new(), *e = mk_event("n2", 1, 5, SL_STATUS_DOWN);
+        char ids[256] = "";
+        sl_buf_t val = {0};
+
+        cr_assert(r, "%s", errstr);
+        cr_assert_eq(apply_new(s, "n1", 1, 1, SL_STATUS_UP), 1);
+        cr_assert_eq(apply1(s, e), 1);
+        cr_assert_eq(apply_new(s, "n3", 1, 1, SL_STATUS_UP), 1);
+        cr_assert_eq(apply_new(s, "n10", 1, 1, SL_STATUS_UP), 1);
+        cr_assert_eq(sl_store_reader_get(r, "n2", ev, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(ev->seq, 5);
+        cr_assert_eq(ev->status, SL_STATUS_DOWN);
+        cr_assert_eq(sl_store_reader_get(r, "n9", ev, errstr, sizeof(errstr)), SL_ERR_NOT_FOUND);
+        cr_assert_eq(sl_store_reader_walk(r, NULL, collect_ids, ids, errstr, sizeof(errstr)),
+                     SL_OK);
+        cr_assert_str_eq(ids, "n1,n10,n2,n3,");
+        ids[0] = '\0';
+        /* After an existing key, and after one between keys. */
+        cr_assert_eq(sl_store_reader_walk(r, "n10", collect_ids, ids, errstr, sizeof(errstr)),
+                     SL_OK);
+        cr_assert_str_eq(ids, "n2,n3,");
+        ids[0] = '\0';
+        cr_assert_eq(sl_store_reader_walk(r, "n2a", collect_ids, ids, errstr, sizeof(errstr)),
+                     SL_OK);
+        cr_assert_str_eq(ids, "n3,");
+        cr_assert_eq(sl_store_value(s, e, &val, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_store_reader_decode(r, "n2", val.data, val.len, ev, errstr, sizeof(errstr)),
+                     SL_OK, "%s", errstr);
+        cr_assert_str_eq(ev->node_id, "n2");
+        /* A value under another node's id is refused. */
+        cr_assert_eq(sl_store_reader_decode(r, "n3", val.data, val.len, ev, errstr, sizeof(errstr)),
+                     SL_ERR_IO);
+        sl_buf_free(&val);
+        sl_event_destroy(e);
+        sl_event_destroy(ev);
+        sl_store_reader_free(r);
+        sl_store_close(s);
+}

@@ -1,0 +1,40 @@
+/**
+ * @file sl_api.h
+ * @brief The projector's HTTP API (docs/api.md): the nodes, one node, a summary, a watch stream
+ *        (Server-Sent Events), /healthz, /readyz and /metrics, served with libmicrohttpd from
+ *        the projector's store and liveness tracker while the projector runs.
+ *
+ * Reads never block the projector: each request reads the store in its own LMDB read
+ * transaction (an sl_store_reader_t of its own), and the liveness tracker and the counters
+ * under short locks. The watch stream is fed by the projector's watch hooks
+ * (sl_projector_set_watch()) into a ring of the latest api.watch.buffer events; a client that
+ * falls further behind than that is cut off (its stream ends with an "overflow" event), and the
+ * number of watch clients (api.max.watchers) and of connections (api.max.connections) is capped.
+ * Bad parameters get 400 with a JSON error, unknown nodes and paths 404.
+ */
+#ifndef SL_API_H
+#define SL_API_H
+
+#include <stddef.h>
+
+#include "sl_conf.h"
+#include "sl_err.h"
+#include "sl_projector.h"
+
+typedef struct sl_api_s sl_api_t;
+
+/**
+ * @brief Starts serving @p p on @p listen ("HOST:PORT"; PORT 0 picks a free port, see
+ *        sl_api_port()). Call before the projector's first poll (it installs the watch hooks).
+ * @returns NULL with @p errstr set (bad address, port in use, bad api.* settings).
+ */
+sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *listen, char *errstr,
+                       size_t errstr_size);
+
+/** @returns the port the API listens on. */
+int sl_api_port(const sl_api_t *api);
+
+/** Ends the watch streams, stops serving and frees @p api (NULL is a no-op). */
+void sl_api_stop(sl_api_t *api);
+
+#endif
