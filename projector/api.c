@@ -134,20 +134,27 @@ static int sl_api_wanted(void *opaque)
         return n > 0;
 }
 
-/* The node object of the API: the state, its liveness, when it was last heard from. */
-static json_t *sl_api_node_json(sl_api_t *api, const sl_event_t *ev)
+/* The node object of the API: the state, its liveness, when it was last heard from, and the
+ * record the state was read from (read through @p rd). */
+static json_t *sl_api_node_json(sl_api_t *api, sl_store_reader_t *rd, const sl_event_t *ev)
 {
         sl_liveness_state_t st = SL_LIVENESS_UNKNOWN;
-        int64_t since = -1, heard = -1;
-        json_t *o;
+        int64_t since = -1, heard = -1, offset;
+        char topic[600], errstr[256];
+        json_t *o, *src = NULL;
+        int32_t partition;
 
         sl_projector_liveness(api->p, ev->node_id, &st, &since, &heard);
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "node_id", ev->node_id,
+        if (!sl_store_reader_source(rd, ev->node_id, topic, sizeof(topic), &partition, &offset,
+                                    errstr, sizeof(errstr)))
+                src = json_pack("{s:s, s:i, s:I}", "topic", topic, "partition", (int)partition,
+                                "offset", (json_int_t)offset);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "node_id", ev->node_id,
                       "node_type", ev->node_type, "region", ev->region, "status",
                       sl_node_status_name(ev->status), "liveness", sl_liveness_state_name(st),
                       "last_heard_ms", (json_int_t)heard, "liveness_since_ms", (json_int_t)since,
-                      "event_time_ms", (json_int_t)ev->event_time_ms, "state",
-                      sl_event_to_json(ev));
+                      "event_time_ms", (json_int_t)ev->event_time_ms, "source",
+                      src ? src : json_null(), "state", sl_event_to_json(ev));
         return o;
 }
 
@@ -159,7 +166,7 @@ static void sl_api_on_state(void *opaque, const char *node_id, const uint8_t *va
         if (sl_store_reader_decode(api->w_reader, node_id, value, len, api->w_ev, errstr,
                                    sizeof(errstr)))
                 return;
-        sl_api_push(api, "state", sl_api_node_json(api, api->w_ev));
+        sl_api_push(api, "state", sl_api_node_json(api, api->w_reader, api->w_ev));
 }
 
 static void sl_api_on_liveness(void *opaque, const char *node_id, sl_liveness_state_t old_state,
@@ -406,6 +413,7 @@ typedef struct {
 
 typedef struct {
         sl_api_t *api;
+        sl_store_reader_t *rd; /* the request's: the nodes' sources */
         const sl_api_filter_t *f;
         json_t *arr; /* node-id order: the page */
         size_t limit;
@@ -426,7 +434,7 @@ static int sl_api_page_cb(const char *node_id, const sl_event_t *ev, void *opaqu
                 w->more = 1;
                 return 1; /* stop */
         }
-        if (json_array_append_new(w->arr, sl_api_node_json(w->api, ev))) {
+        if (json_array_append_new(w->arr, sl_api_node_json(w->api, w->rd, ev))) {
                 w->nomem = 1;
                 return 1;
         }
@@ -628,7 +636,7 @@ static void sl_api_nodes(sl_api_t *api, const sl_http_args_t *args, sl_api_resp_
                         sl_api_error(r, 400, "cursor: not a cursor of this API: \"%.50s\"", v);
                 return;
         }
-        if (!(rd = sl_store_reader_new(api->store, errstr, sizeof(errstr))) ||
+        if (!(rd = w.rd = sl_store_reader_new(api->store, errstr, sizeof(errstr))) ||
             !(w.arr = json_array())) {
                 sl_api_error(r, 500, "%s", rd ? "out of memory" : errstr);
                 goto done;
@@ -682,7 +690,7 @@ static void sl_api_nodes(sl_api_t *api, const sl_http_args_t *args, sl_api_resp_
                         }
                         if (!sl_store_reader_get(rd, w.items[i].node_id, ev, errstr,
                                                  sizeof(errstr)))
-                                json_array_append_new(w.arr, sl_api_node_json(api, ev));
+                                json_array_append_new(w.arr, sl_api_node_json(api, rd, ev));
                         sl_event_destroy(ev);
                         if (json_array_size(w.arr) == w.limit && i + 1 < w.item_cnt) {
                                 char key[600];
@@ -727,7 +735,7 @@ static void sl_api_node(sl_api_t *api, const char *node_id, sl_api_resp_t *r)
                 else
                         sl_api_error(r, 500, "%s", errstr);
         } else {
-                sl_api_json(r, 200, sl_api_node_json(api, ev));
+                sl_api_json(r, 200, sl_api_node_json(api, rd, ev));
         }
         sl_event_destroy(ev);
         sl_store_reader_free(rd);

@@ -47,7 +47,10 @@ typedef struct {
         uint32_t id_len, val_len, val_cap;
         uint64_t hash;
         int64_t inc, seq, time_ms;
-        size_t slot; /**< Its index in slots. */
+        size_t slot;           /**< Its index in slots. */
+        const char *src_topic; /**< Where the event was read (a sl_part_t's topic). */
+        int32_t src_partition;
+        int64_t src_offset;
         sl_event_kind_t kind;
         int applied; /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
@@ -1149,7 +1152,8 @@ static uint64_t sl_id_hash(const char *id, size_t len)
  * SL_ERR_NOT_FOUND (stale next to the pending one), or an error of sl_store_value() (an invalid
  * event: the record's fault) or SL_ERR_NOMEM.
  */
-static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, char *errstr, size_t errstr_size)
+static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, int64_t offset,
+                        char *errstr, size_t errstr_size)
 {
         const sl_event_t *ev = p->ev;
         size_t id_len = strlen(ev->node_id), start = b->arena.len, slot, val_len;
@@ -1209,6 +1213,9 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, char *errstr, size_t e
         pe->seq = ev->seq;
         pe->time_ms = ev->event_time_ms;
         pe->kind = ev->kind;
+        pe->src_topic = pt->topic;
+        pe->src_partition = pt->partition;
+        pe->src_offset = offset;
         return SL_OK;
 }
 
@@ -1332,7 +1339,7 @@ static int sl_batch_read(sl_projector_t *p, sl_batch_t *b, size_t cnt, char *err
                                         "a null value (tombstone) in a state topic");
                 } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
                                                    sizeof(derr)))) {
-                        err = sl_pend(p, b, derr, sizeof(derr));
+                        err = sl_pend(p, b, pt, m->offset, derr, sizeof(derr));
                         if (err == SL_ERR_NOT_FOUND) {
                                 b->ignored++;
                                 err = SL_OK;
@@ -1451,6 +1458,9 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                         b->ignored++;
                         continue;
                 }
+                if (sl_store_source_put(txn, id, pe->id_len, pe->src_topic, pe->src_partition,
+                                        pe->src_offset, errstr, errstr_size))
+                        goto fail;
                 if (p->txp &&
                     sl_changelog_put(p, id, pe->id_len, val, pe->val_len, errstr, errstr_size)) {
                         fatal = 1;

@@ -13,6 +13,9 @@
  *               fed the same events hold the same bytes (see sl_store_hash()).
  *  - "offsets": topic, a 0 byte, big-endian i32 partition -> big-endian i64 next offset to read.
  *  - "meta":    free key -> value strings (e.g. the consumer group the offsets belong to).
+ *  - "sources": node id -> big-endian i32 partition, i64 offset, then the topic: the record
+ *               the node's state was read from (sl_store_source_put()). Not hashed, not in
+ *               snapshots: a node imported from a snapshot has none until its next event.
  *
  * Ordering: an event replaces a node's state only if it is newer: the node has no state yet, or
  * the event's incarnation is greater, or it is equal and its seq is greater. Duplicates and
@@ -237,5 +240,21 @@ sl_err_t sl_store_reader_decode(sl_store_reader_t *r, const char *node_id, const
  */
 sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_walk_cb_t *cb,
                               void *opaque, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Records that @p node_id's state was read from @p topic / @p partition at @p offset (in
+ *        the same transaction as the state).
+ */
+sl_err_t sl_store_source_put(sl_store_txn_t *txn, const char *node_id, size_t id_len,
+                             const char *topic, int32_t partition, int64_t offset, char *errstr,
+                             size_t errstr_size);
+
+/**
+ * @brief Where @p node_id's state was read from; the topic is copied into @p topic.
+ * @returns SL_ERR_NOT_FOUND when nothing is recorded (e.g. imported from a snapshot).
+ */
+sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char *topic,
+                                size_t topic_size, int32_t *partitionp, int64_t *offsetp,
+                                char *errstr, size_t errstr_size);
 
 #endif

@@ -39,7 +39,7 @@ struct sl_store_txn_s {
 
 struct sl_store_s {
         MDB_env *env;
-        MDB_dbi nodes, offsets, meta;
+        MDB_dbi nodes, offsets, meta, sources;
         int lock_fd;
         int64_t max_bytes;
         size_t max_key; /**< mdb_env_get_maxkeysize() */
@@ -90,7 +90,7 @@ sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char
         }
         if ((err = sl_dir_lock("store", dir, &s->lock_fd, errstr, errstr_size)))
                 goto fail;
-        if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 3)) ||
+        if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 4)) ||
             (rc = mdb_env_set_mapsize(s->env, (size_t)max_bytes))) {
                 err = sl_store_mdb_err(s, rc, "mdb_env", errstr, errstr_size);
                 goto fail;
@@ -109,6 +109,7 @@ sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char
             (rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &s->nodes)) ||
             (rc = mdb_dbi_open(txn, "offsets", MDB_CREATE, &s->offsets)) ||
             (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+            (rc = mdb_dbi_open(txn, "sources", MDB_CREATE, &s->sources)) ||
             (rc = mdb_stat(txn, s->nodes, &st))) {
                 err = sl_store_mdb_err(s, rc, "opening the databases", errstr, errstr_size);
                 goto fail;
@@ -751,4 +752,66 @@ sl_err_t sl_store_reader_decode(sl_store_reader_t *r, const char *node_id, const
         MDB_val k = {strlen(node_id), (void *)node_id}, v = {value_len, (void *)value};
 
         return sl_store_decode_with(r->s, r->codec, &r->dec, &k, &v, ev, errstr, errstr_size);
+}
+
+/* ---- where each node's state was read (the "sources" database) ---- */
+
+sl_err_t sl_store_source_put(sl_store_txn_t *t, const char *node_id, size_t id_len,
+                             const char *topic, int32_t partition, int64_t offset, char *errstr,
+                             size_t errstr_size)
+{
+        size_t tlen = topic ? strlen(topic) : 0;
+        uint8_t vb[12 + SL_STORE_OFFSET_KEY_MAX];
+        MDB_val k = {id_len, (void *)node_id}, v = {12 + tlen, vb};
+        int rc;
+
+        if (!t->txn)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: no transaction is open");
+        if (!id_len || id_len > t->s->max_key || !tlen || tlen > SL_STORE_OFFSET_KEY_MAX ||
+            partition < 0 || offset < 0)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "store: invalid node, topic, partition or offset");
+        sl_be32(vb, (uint32_t)partition);
+        sl_be64(vb + 4, (uint64_t)offset);
+        memcpy(vb + 12, topic, tlen);
+        if ((rc = mdb_put(t->txn, t->s->sources, &k, &v, 0)))
+                return sl_store_mdb_err(t->s, rc, "put source", errstr, errstr_size);
+        return SL_OK;
+}
+
+sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char *topic,
+                                size_t topic_size, int32_t *partitionp, int64_t *offsetp,
+                                char *errstr, size_t errstr_size)
+{
+        sl_store_t *s = r->s;
+        MDB_txn *txn;
+        MDB_val k = {node_id ? strlen(node_id) : 0, (void *)node_id}, v;
+        sl_err_t err = SL_OK;
+        int rc;
+
+        if (!k.mv_size || k.mv_size > s->max_key)
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "no source");
+        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+                return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
+        rc = mdb_get(txn, s->sources, &k, &v);
+        if (rc == MDB_NOTFOUND)
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "no source");
+        else if (rc)
+                err = sl_store_mdb_err(s, rc, "get source", errstr, errstr_size);
+        else if (v.mv_size <= 12)
+                err = sl_store_corrupt(s, &k, "bad source entry", errstr, errstr_size);
+        else if (v.mv_size - 12 >= topic_size)
+                err = sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                "store: the topic needs %zu bytes", v.mv_size - 11);
+        else {
+                const uint8_t *b = v.mv_data;
+
+                *partitionp = (int32_t)sl_rd32(b);
+                *offsetp = (int64_t)sl_rd64(b + 4);
+                memcpy(topic, b + 12, v.mv_size - 12);
+                topic[v.mv_size - 12] = '\0';
+        }
+        mdb_txn_abort(txn);
+        return err;
 }

@@ -5,7 +5,8 @@
 #  - /v1/nodes: every node exactly once across cursor pages, in node id order; the filters
 #    (region, type, status, liveness, label=K=V) return exactly the matching nodes, and their
 #    counts agree with /v1/summary; sort=-last_seen is ordered across pages;
-#  - /v1/nodes/{id}: the node; 404 for an unknown one; 400 for bad parameters, 404 for unknown
+#  - /v1/nodes/{id}: the node, and the record its state was read from (checked with kcat); 404
+#    for an unknown one; 400 for bad parameters, 404 for unknown
 #    paths, 405 for other methods, each with a JSON error;
 #  - /metrics parses with prometheus_client's parser (the format Prometheus scrapes) and counts
 #    the records consumed; the batch histogram's buckets are cumulative;
@@ -164,6 +165,13 @@ r = get("/v1/nodes/" + n0)
 check(r.status_code == 200 and r.json()["node_id"] == n0 and r.json()["state"]["node_id"] == n0 and
       r.json()["liveness"] in ("unknown", "alive", "suspect", "dead", "left") and
       r.json()["last_heard_ms"] > 0, f"/v1/nodes/{n0}", r.text)
+src = get("/v1/nodes/" + n0).json()["source"]
+rec = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", src["topic"], "-p", str(src["partition"]),
+                      "-o", str(src["offset"]), "-c", "1", "-e", "-q", "-f", "%k"],
+                     capture_output=True, text=True).stdout
+check(src["topic"].startswith(prefix + ".state.") and rec == n0,
+      f"/v1/nodes/{n0}: source {src['topic']} [{src['partition']}] @ {src['offset']} holds a record of it",
+      src, rec)
 r = get("/v1/nodes/no-such-node")
 check(r.status_code == 404 and "no-such-node" in r.json()["message"], "unknown node: 404", r.text)
 bad = {"status=bogus": {"status": "bogus"}, "liveness=x": {"liveness": "x"},

@@ -818,3 +818,43 @@ Test(store, reader_gets_walks_from_a_key_and_decodes)
         sl_store_reader_free(r);
         sl_store_close(s);
 }
+
+/* Where each node's state was read: written with the state, read back, not in the hash. */
+Test(store, sources_are_kept_and_not_hashed)
+{
+        sl_store_t *s = open_store(dir, MAX_BYTES);
+        sl_store_reader_t *r = sl_store_reader_new(s, errstr, sizeof(errstr));
+        char topic[64], before[SL_STORE_HASH_HEX_SIZE], after[SL_STORE_HASH_HEX_SIZE];
+        sl_store_txn_t *txn;
+        int32_t part = -1;
+        int64_t off = -1;
+
+        cr_assert(r, "%s", errstr);
+        cr_assert_eq(apply_new(s, "n1", 1, 1, SL_STATUS_UP), 1);
+        hash_of(s, before);
+        cr_assert_eq(sl_store_reader_source(r, "n1", topic, sizeof(topic), &part, &off, errstr,
+                                            sizeof(errstr)),
+                     SL_ERR_NOT_FOUND);
+        cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_source_put(txn, "n1", 2, "seerlog.state.r.t", 4, 123456789012LL,
+                                         errstr, sizeof(errstr)),
+                     SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_source_put(txn, "n1", 2, "", 4, 1, errstr, sizeof(errstr)),
+                     SL_ERR_INVALID_ARG);
+        cr_assert_eq(sl_store_source_put(txn, "n1", 2, "t", -1, 1, errstr, sizeof(errstr)),
+                     SL_ERR_INVALID_ARG);
+        cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_reader_source(r, "n1", topic, sizeof(topic), &part, &off, errstr,
+                                            sizeof(errstr)),
+                     SL_OK, "%s", errstr);
+        cr_assert_str_eq(topic, "seerlog.state.r.t");
+        cr_assert_eq(part, 4);
+        cr_assert_eq(off, 123456789012LL);
+        /* A topic buffer too small is an error, not a truncation. */
+        cr_assert_neq(
+            sl_store_reader_source(r, "n1", topic, 5, &part, &off, errstr, sizeof(errstr)), SL_OK);
+        hash_of(s, after);
+        cr_assert_str_eq(before, after);
+        sl_store_reader_free(r);
+        sl_store_close(s);
+}
