@@ -987,6 +987,11 @@ static void sl_api_metrics(sl_api_t *api, sl_api_resp_t *r)
         for (int i = 0; i < SL_LIVENESS__CNT; i++)
                 P("seerlog_projector_nodes_by_liveness{liveness=\"%s\"} %" PRIu64 "\n",
                   sl_liveness_state_name((sl_liveness_state_t)i), st.liveness[i]);
+        P("# HELP seerlog_projector_nodes_by_status Nodes per status (their latest event's).\n"
+          "# TYPE seerlog_projector_nodes_by_status gauge\n");
+        for (int i = 0; i < SL_STATUS__CNT; i++)
+                P("seerlog_projector_nodes_by_status{status=\"%s\"} %" PRIu64 "\n",
+                  sl_node_status_name((sl_node_status_t)i), st.status[i]);
 #undef P
         if (bad) {
                 free(b);

@@ -28,10 +28,11 @@ extern const char sl_liveness_avsc[];
 #define SL_LV_MAX_INTERVALS 1000000
 #define SL_LV_MIN_SLOTS     64
 
-#define SL_LV_F_LEFT  0x01 /* its last event was a leave */
-#define SL_LV_F_TREE  0x02 /* in the treap */
-#define SL_LV_F_DIRTY 0x04 /* on the dirty list */
-#define SL_LV_F_HEARD 0x08 /* heard from since the last tick */
+#define SL_LV_F_LEFT   0x01 /* its last event was a leave */
+#define SL_LV_F_TREE   0x02 /* in the treap */
+#define SL_LV_F_DIRTY  0x04 /* on the dirty list */
+#define SL_LV_F_HEARD  0x08 /* heard from since the last tick */
+#define SL_LV_F_STATUS 0x10 /* has a status (sl_liveness_set_status()) */
 
 typedef struct {
         int64_t last_heard; /* -1: never */
@@ -41,6 +42,7 @@ typedef struct {
         uint32_t left, right, parent; /* treap links */
         uint32_t next_dirty;
         uint8_t state, flags;
+        uint8_t status; /* sl_node_status_t, with SL_LV_F_STATUS */
 } sl_lv_node_t;
 
 _Static_assert(sizeof(sl_lv_node_t) == 48, "sl_liveness.h says a node costs 48 bytes");
@@ -57,6 +59,7 @@ struct sl_liveness_s {
         int ticked;
         int64_t ts; /* suspect threshold of the last tick: alive iff last_heard >= ts */
         size_t counts[SL_LIVENESS__CNT];
+        size_t status_counts[SL_STATUS__CNT];
 };
 
 static const char *const sl_liveness_names[SL_LIVENESS__CNT] = {
@@ -673,6 +676,27 @@ sl_err_t sl_liveness_get(const sl_liveness_t *lv, const char *node_id, sl_livene
 void sl_liveness_counts(const sl_liveness_t *lv, size_t counts[SL_LIVENESS__CNT])
 {
         memcpy(counts, lv->counts, sizeof(lv->counts));
+}
+
+sl_err_t sl_liveness_set_status(sl_liveness_t *lv, const char *node_id, sl_node_status_t status)
+{
+        uint32_t i;
+
+        if ((int)status < 0 || status >= SL_STATUS__CNT)
+                return SL_ERR_INVALID_ARG;
+        if (!node_id || (i = sl_lv_find(lv, node_id, sl_lv_hash(node_id), NULL)) == SL_LV_NIL)
+                return SL_ERR_NOT_FOUND;
+        if (N(i).flags & SL_LV_F_STATUS)
+                lv->status_counts[N(i).status]--;
+        N(i).status = (uint8_t)status;
+        N(i).flags |= SL_LV_F_STATUS;
+        lv->status_counts[status]++;
+        return SL_OK;
+}
+
+void sl_liveness_status_counts(const sl_liveness_t *lv, size_t counts[SL_STATUS__CNT])
+{
+        memcpy(counts, lv->status_counts, sizeof(lv->status_counts));
 }
 
 size_t sl_liveness_node_count(const sl_liveness_t *lv)

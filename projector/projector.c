@@ -52,6 +52,7 @@ typedef struct {
         int32_t src_partition;
         int64_t src_offset;
         sl_event_kind_t kind;
+        sl_node_status_t status;
         int applied; /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
 
@@ -401,17 +402,27 @@ static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_sta
                         rd_kafka_err2str(err));
 }
 
-static void sl_liveness_tick_now(sl_projector_t *p)
+/* The gauges of nodes per liveness state and per status, from the tracker (under its lock). */
+static void sl_liveness_gauges(sl_projector_t *p, int tick)
 {
         sl_tick_ctx_t t = {p, sl_proj_wall_ms()};
-        size_t counts[SL_LIVENESS__CNT];
+        size_t counts[SL_LIVENESS__CNT], status_counts[SL_STATUS__CNT];
 
         pthread_mutex_lock(&p->lv_lock);
-        sl_liveness_tick(p->lv, t.now, p->hb_interval, sl_liveness_changed, &t);
+        if (tick)
+                sl_liveness_tick(p->lv, t.now, p->hb_interval, sl_liveness_changed, &t);
         sl_liveness_counts(p->lv, counts);
+        sl_liveness_status_counts(p->lv, status_counts);
         pthread_mutex_unlock(&p->lv_lock);
         for (int i = 0; i < SL_LIVENESS__CNT; i++)
                 p->st.liveness[i] = counts[i];
+        for (int i = 0; i < SL_STATUS__CNT; i++)
+                p->st.status[i] = status_counts[i];
+}
+
+static void sl_liveness_tick_now(sl_projector_t *p)
+{
+        sl_liveness_gauges(p, 1);
 }
 
 /* Seeds the tracker with a stored node, received at the projector's start (ctx->now). */
@@ -420,6 +431,9 @@ static int sl_liveness_seed_cb(const char *node_id, const sl_event_t *ev, void *
         const sl_tick_ctx_t *t = opaque;
         sl_err_t err =
             sl_liveness_observe(t->p->lv, node_id, ev->kind, ev->event_time_ms, t->now, NULL, 0);
+
+        if (!err)
+                sl_liveness_set_status(t->p->lv, node_id, ev->status);
 
         /* Only memory can fail here: the store's node ids are valid. */
         return err == SL_ERR_NOMEM ? (int)err : 0;
@@ -1213,6 +1227,7 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         pe->seq = ev->seq;
         pe->time_ms = ev->event_time_ms;
         pe->kind = ev->kind;
+        pe->status = ev->status;
         pe->src_topic = pt->topic;
         pe->src_partition = pt->partition;
         pe->src_offset = offset;
@@ -1503,9 +1518,12 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
         for (size_t i = 0; i < b->pend_cnt; i++) {
                 const sl_pending_t *pe = &b->pend[i];
 
-                if (pe->applied)
-                        sl_liveness_observe(p->lv, (const char *)b->arena.data + pe->off, pe->kind,
-                                            pe->time_ms, b->received, NULL, 0);
+                if (pe->applied) {
+                        const char *id = (const char *)b->arena.data + pe->off;
+
+                        sl_liveness_observe(p->lv, id, pe->kind, pe->time_ms, b->received, NULL, 0);
+                        sl_liveness_set_status(p->lv, id, pe->status);
+                }
         }
         pthread_mutex_unlock(&p->lv_lock);
         if (p->watch.on_state && (!p->watch.wanted || p->watch.wanted(p->watch.opaque)))
@@ -1668,6 +1686,7 @@ static int sl_collect(sl_projector_t *p, char *errstr, size_t errstr_size)
                 p->st.write_us += b->write_us;
                 p->st.commit_us += b->commit_us;
                 sl_batch_latency(&p->st, b->write_us + b->commit_us);
+                sl_liveness_gauges(p, 0); /* the statuses the batch changed */
         } else if (rc > 0) {
                 sl_retry_later(p, b->records, b->errstr);
         } else {
@@ -1890,7 +1909,7 @@ size_t sl_projector_lags(sl_projector_t *p, sl_partition_lag_t *out, size_t max)
 
         pthread_mutex_lock(&p->pub_lock);
         n = p->pub_lag_cnt;
-        if (out)
+        if (out && n && max) /* (pub_lags is NULL before the first lag report) */
                 memcpy(out, p->pub_lags, (n < max ? n : max) * sizeof(*out));
         pthread_mutex_unlock(&p->pub_lock);
         return n;

@@ -191,6 +191,17 @@ sl_err_t sl_liveness_get(const sl_liveness_t *lv, const char *node_id, sl_livene
 /** Fills @p counts with the number of nodes in each state (as of the last tick). */
 void sl_liveness_counts(const sl_liveness_t *lv, size_t counts[SL_LIVENESS__CNT]);
 
+/**
+ * @brief Records @p node_id's status (its latest event's), for sl_liveness_status_counts(): a
+ *        convenience for the projector, which reports nodes per status without reading its
+ *        store. The node must be known (observed). Costs no memory: the byte fits the node's 48.
+ * @returns SL_OK, SL_ERR_NOT_FOUND (an unknown node), SL_ERR_INVALID_ARG (a status out of range).
+ */
+sl_err_t sl_liveness_set_status(sl_liveness_t *lv, const char *node_id, sl_node_status_t status);
+
+/** Fills @p counts with the number of nodes per status set with sl_liveness_set_status(). */
+void sl_liveness_status_counts(const sl_liveness_t *lv, size_t counts[SL_STATUS__CNT]);
+
 /** @returns the number of nodes tracked (heard from or expected). */
 size_t sl_liveness_node_count(const sl_liveness_t *lv);
 

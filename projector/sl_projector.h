@@ -61,6 +61,7 @@ typedef struct {
         uint64_t pauses;           /**< Times the busiest partitions were paused. */
         uint64_t liveness_changes; /**< Liveness changes decided (and published). */
         uint64_t liveness[SL_LIVENESS__CNT]; /**< Gauges: nodes per liveness state. */
+        uint64_t status[SL_STATUS__CNT];     /**< Gauges: nodes per status (at the last tick). */
         /* Where the time goes (microseconds). The polling thread: */
         uint64_t poll_us; /**< Waiting for and collecting records. */
         uint64_t read_us; /**< Decoding, coalescing and ordering batches. */

@@ -9,7 +9,8 @@
 #    for an unknown one; 400 for bad parameters, 404 for unknown
 #    paths, 405 for other methods, each with a JSON error;
 #  - /metrics parses with prometheus_client's parser (the format Prometheus scrapes) and counts
-#    the records consumed; the batch histogram's buckets are cumulative;
+#    the records consumed; the batch histogram's buckets are cumulative; nodes by status agree
+#    with /v1/summary;
 #  - /v1/watch (Server-Sent Events): the changes of a second simulation arrive as "state"
 #    events; a client resuming with Last-Event-ID gets the events after it; over
 #    api.max.watchers clients get 503; a client that does not read is cut off with an
@@ -192,9 +193,12 @@ buckets = [s.value for s in fams["seerlog_projector_batch_store_seconds"].sample
            if s.name.endswith("_bucket")]
 check(m.headers["Content-Type"].startswith("text/plain") and consumed == sent and
       buckets == sorted(buckets) and buckets[-1] == fams["seerlog_projector_batches"].samples[0].value
-      and "seerlog_projector_partition_lag" in fams and "seerlog_projector_nodes_by_liveness" in fams,
+      and "seerlog_projector_partition_lag" in fams and "seerlog_projector_nodes_by_liveness" in fams
+      and {x.labels["status"]: x.value for x in fams["seerlog_projector_nodes_by_status"].samples} ==
+      {k: float(v) for k, v in get("/v1/summary").json()["status"].items()},
       f"/metrics: parsed by prometheus_client ({len(fams)} families), consumed {consumed:.0f}",
-      m.text[:500])
+      m.text[:300], [(x.labels, x.value) for x in fams.get("seerlog_projector_nodes_by_status").samples],
+      get("/v1/summary").json()["status"])
 
 # The watch stream.
 events, lock = [], threading.Lock()

@@ -819,3 +819,26 @@ Test(liveness, record_encoding_errors)
                      SL_ERR_INVALID_ARG);
         sl_buf_free(&out);
 }
+
+/* Statuses: counted per status, a change moves a node between counts, unknown nodes refused. */
+Test(liveness, status_counts)
+{
+        sl_liveness_t *lv = new_default();
+        size_t c[SL_STATUS__CNT];
+
+        observe(lv, "a", SL_KIND_JOIN, 1000, 1000);
+        observe(lv, "b", SL_KIND_JOIN, 1000, 1000);
+        cr_assert_eq(sl_liveness_expect(lv, "ghost", errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_liveness_set_status(lv, "a", SL_STATUS_UP), SL_OK);
+        cr_assert_eq(sl_liveness_set_status(lv, "b", SL_STATUS_UP), SL_OK);
+        cr_assert_eq(sl_liveness_set_status(lv, "b", SL_STATUS_DOWN), SL_OK);
+        cr_assert_eq(sl_liveness_set_status(lv, "nobody", SL_STATUS_UP), SL_ERR_NOT_FOUND);
+        cr_assert_eq(sl_liveness_set_status(lv, "a", (sl_node_status_t)SL_STATUS__CNT),
+                     SL_ERR_INVALID_ARG);
+        sl_liveness_status_counts(lv, c);
+        cr_assert_eq(c[SL_STATUS_UP], 1);
+        cr_assert_eq(c[SL_STATUS_DOWN], 1);
+        /* The inventory's ghost has no status: it is counted nowhere. */
+        cr_assert_eq(c[SL_STATUS_UNKNOWN], 0);
+        sl_liveness_destroy(lv);
+}
