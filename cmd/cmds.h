@@ -17,5 +17,7 @@ extern const sl_cmd_t sl_cmd_control;
 extern const sl_cmd_t sl_cmd_snapshot;
 extern const sl_cmd_t sl_cmd_project;
 extern const sl_cmd_t sl_cmd_state;
+extern const sl_cmd_t sl_cmd_watch;
+extern const sl_cmd_t sl_cmd_top;
 
 #endif

@@ -140,6 +140,9 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_INT("api.ready.lag", "1000", 0, INT64_MAX,
            "/readyz answers 200 once every assigned partition was read to its end, or the "
            "reported lag is at most this."),
+    SL_URL("api.url", "http://127.0.0.1:8080",
+           "URL of the projector's HTTP API that the command-line views read (seerlog state "
+           "without --store, seerlog watch, seerlog top); --url sets it."),
     SL_STRING("dlq.topic", "seerlog.dlq", 0,
               "Dead-letter topic: records the projector cannot decode, with headers naming the "
               "reason and where they came from."),

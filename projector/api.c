@@ -19,14 +19,16 @@
 #include "sl_http.h"
 #include "sl_liveness.h"
 #include "sl_store.h"
+#include "sl_web.h"
 
-#define SL_API_JSON        "application/json"
-#define SL_API_LIMIT       100  /**< Nodes per page by default. */
-#define SL_API_LIMIT_MAX   1000 /**< At most. */
-#define SL_API_KEEPALIVE_S 15   /**< A comment line on an idle watch stream this often. */
-#define SL_API_GONE_MS     500  /**< How often an idle watch stream checks its client is there. */
-#define SL_API_SUMMARY_MS  1000 /**< A summary is computed at most this often. */
-#define SL_API_LABELS_MAX  16   /**< label=k=v filters per request. */
+#define SL_API_JSON         "application/json"
+#define SL_API_LIMIT        100   /**< Nodes per page by default. */
+#define SL_API_LIMIT_MAX    1000  /**< At most. */
+#define SL_API_KEEPALIVE_S  15    /**< A comment line on an idle watch stream this often. */
+#define SL_API_GONE_MS      500   /**< How often an idle watch stream checks its client is there. */
+#define SL_API_WATCH_SNDBUF 65536 /**< Kernel send buffer of a watch stream's socket. */
+#define SL_API_SUMMARY_MS   1000  /**< A summary is computed at most this often. */
+#define SL_API_LABELS_MAX   16    /**< label=k=v filters per request. */
 
 /* One event of the watch stream, formatted ("id: N\nevent: E\ndata: {...}\n\n"). */
 typedef struct {
@@ -346,6 +348,13 @@ static struct MHD_Response *sl_api_watch_start(sl_api_t *api, struct MHD_Connect
                     MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 
                 w->fd = ci ? ci->connect_fd : -1;
+        }
+        if (w->fd >= 0) {
+                /* A slow client's backlog is the ring's business: the kernel keeps little of
+                 * it (it would otherwise let a send buffer grow to megabytes). */
+                int sndbuf = SL_API_WATCH_SNDBUF;
+
+                setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         }
         api->watchers++;
         pthread_mutex_unlock(&api->lock);
@@ -1083,6 +1092,15 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
                 }
                 if (!r.body)
                         sl_api_error(&r, 500, "out of memory");
+        } else if (n == 0 || (n == 2 && !strcmp(seg[0], "ui"))) {
+                const char *name = n ? seg[1] : "index.html", *body, *type;
+                size_t len;
+
+                if (!sl_web_find(name, &body, &len, &type)) {
+                        ret = sl_web_queue(c, name);
+                        goto done;
+                }
+                sl_api_error(&r, 404, "no such asset: /ui/%.200s", name);
         } else {
                 sl_api_error(&r, 404,
                              "no such endpoint: %.200s (see /v1/nodes, /v1/nodes/{id}, "

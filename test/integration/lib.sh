@@ -42,3 +42,16 @@ start_registry() {
   done
   return 1
 }
+
+# api_port ERRFILE PID: waits (up to 10 s) for the projector PID to print the port of its HTTP
+# API ("HTTP API on port N") to ERRFILE, and prints the port (nothing if it did not).
+api_port() {
+  local port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*HTTP API on port \([0-9]*\).*/\1/p' "$1")
+    [[ -n $port ]] && break
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$port"
+}

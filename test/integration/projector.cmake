@@ -3,3 +3,7 @@
 sl_add_integration_script(test_project test-project.sh)
 # The projector's HTTP API: nodes, filters, pages, summary, metrics, the watch stream.
 sl_add_integration_script(test_api test-api.sh)
+# The web dashboard, in headless chromium.
+sl_add_integration_script(test_dashboard test-dashboard.sh)
+# seerlog state / watch / top over the API.
+sl_add_integration_script(test_cli_views test-cli-views.sh)

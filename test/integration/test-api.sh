@@ -60,36 +60,22 @@ done
   -X heartbeat.interval.ms=60000 -X api.max.watchers=2 -X api.watch.buffer=4096 \
   -X topic.metadata.refresh.interval.ms=1000 >"$TMP/proj.out" 2>"$TMP/proj.err" &
 PROJ_PID=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*HTTP API on port \([0-9]*\).*/\1/p' "$TMP/proj.err")
-  [[ -n $port ]] && break
-  kill -0 "$PROJ_PID" 2>/dev/null || break
-  sleep 0.1
-done
+port=$(api_port "$TMP/proj.err" "$PROJ_PID")
 [[ -n $port ]] && ok "the projector serves its API on a free port ($port)" ||
   { not_ok "no API port" "$(tail -5 "$TMP/proj.err")"; finish; }
 
 "$venv/bin/python" - "http://127.0.0.1:$port" "$BOOTSTRAP" "$PREFIX" "$SEERLOG" \
   "$(cat "$TMP/sim1.json")" <<'PY' >"$TMP/py.out" 2>&1
-import json, socket, subprocess, sys, threading, time
+import json, os, socket, subprocess, sys, threading, time
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 base, bootstrap, prefix, seerlog, sim1 = sys.argv[1:6]
 sent = json.loads(sim1)["sent"] + 3
 results = []
-def ok(name, *detail):
-    print("ok   " + name, flush=True)
-def not_ok(name, *detail):
-    print("FAIL " + name, flush=True)
-    for d in detail:
-        print("     " + str(d)[:2000], flush=True)
-def check(cond, name, *detail):
-    (ok if cond else not_ok)(name, *detail)
-    return cond
-def get(path, **params):
-    return requests.get(base + path, params=params, timeout=30)
+sys.path.insert(0, os.path.join(os.environ["SEERLOG_SOURCE_DIR"], "test", "integration"))
+from apicheck import ok, not_ok, check, getter
+get = getter(base)
 
 # Ready once caught up with everything published so far.
 deadline = time.time() + 60

@@ -1,0 +1,76 @@
+/**
+ * @file api_client.h
+ * @brief A small client of the projector's HTTP API (docs/api.md) for the command-line views
+ *        (seerlog state, watch, top): GET a JSON document, follow a Server-Sent Events stream.
+ *
+ * libcurl for HTTP, jansson for JSON. One client is used by one thread. Every call can be
+ * cancelled: the client polls the @p cancel callback given to sl_apic_new() while it waits.
+ */
+#ifndef SL_API_CLIENT_H
+#define SL_API_CLIENT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "sl_err.h"
+
+typedef struct sl_apic_s sl_apic_t;
+
+/** @returns non-zero to abandon the request under way (e.g. a signal arrived). */
+typedef int(sl_apic_cancel_cb)(void *opaque);
+
+/**
+ * @brief A client of the API at @p base_url ("http://127.0.0.1:8080", a trailing slash is
+ *        ignored). @p cancel may be NULL.
+ * @returns SL_OK, or SL_ERR_NOMEM / SL_ERR_IO (libcurl could not start) with errstr set.
+ */
+sl_err_t sl_apic_new(const char *base_url, sl_apic_cancel_cb *cancel, void *opaque, sl_apic_t **cp,
+                     char *errstr, size_t errstr_size);
+
+void sl_apic_destroy(sl_apic_t *c);
+
+/** @returns the base URL, without a trailing slash. Owned by @p c. */
+const char *sl_apic_url(const sl_apic_t *c);
+
+/**
+ * @brief Percent-encodes @p s for a path segment or a query value.
+ * @returns a malloc()ed string, or NULL when out of memory.
+ */
+char *sl_apic_escape(const char *s);
+
+/**
+ * @brief GETs @p path ("/v1/nodes?limit=10", already encoded) and parses the JSON answer.
+ * @param statusp the HTTP status, or 0 when there was no answer.
+ * @returns SL_OK with *bodyp set (the caller owns it) for a 2xx answer; otherwise no body and:
+ *          - SL_ERR_IO: the API cannot be reached (errstr names the URL and the reason), or the
+ *            request was cancelled (errstr "interrupted");
+ *          - SL_ERR_NOT_FOUND: a 404 (errstr: the API's "message");
+ *          - SL_ERR_INVALID_ARG: a 400 (errstr: the API's "message");
+ *          - SL_ERR_BAD_VALUE: another HTTP error (errstr: status and message), or an answer
+ *            that is not JSON.
+ */
+sl_err_t sl_apic_get_json(sl_apic_t *c, const char *path, json_t **bodyp, long *statusp,
+                          char *errstr, size_t errstr_size);
+
+/**
+ * Called for each event of a stream: @p id is its "id:" field (NULL if none), @p event its
+ * "event:" field ("message" when absent), @p data its data lines joined with "\n".
+ * @returns 0 to go on, non-zero to stop the stream (sl_apic_stream() then returns SL_OK).
+ */
+typedef int(sl_apic_event_cb)(const char *id, const char *event, const char *data, void *opaque);
+
+/**
+ * @brief GETs the Server-Sent Events stream at @p path, sending "Last-Event-ID: @p last_id"
+ *        when @p last_id is not NULL, and calls @p on_event for every event until the stream
+ *        ends, @p on_event asks to stop, the request is cancelled, or nothing (not even a
+ *        keepalive comment) arrives for @p idle_timeout_s seconds.
+ * @returns SL_OK when the server ended the stream or @p on_event stopped it; SL_ERR_IO when the
+ *          connection failed, dropped or idled out (or was cancelled); the HTTP errors as
+ *          sl_apic_get_json() does. errstr says why.
+ */
+sl_err_t sl_apic_stream(sl_apic_t *c, const char *path, const char *last_id, long idle_timeout_s,
+                        sl_apic_event_cb *on_event, void *opaque, long *statusp, char *errstr,
+                        size_t errstr_size);
+
+#endif
