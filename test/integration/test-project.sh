@@ -16,6 +16,10 @@
 #    the state does not change; a duplicate record is ignored;
 #  - lag: a flooded topic gets its partitions paused, and the control topic carries the
 #    projector's lag reports (total = the sum of its 15 partitions').
+#  - a full store stops the projector with a clear error; restarted with room it ends equal to
+#    a fresh replay;
+#  - a record of a schema id the projector must fetch while the registry is down: the batch is
+#    tried again (not dead-lettered), and applied once the registry is back.
 # Python checks that read Avro use the project's venv (scripts/python-env: fastavro,
 # confluent-kafka).
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR.
@@ -321,5 +325,60 @@ outH=$(PROJ_TIMEOUT=1 proj "$TMP/h" h --catch-up -X "project.topic.pattern=$big"
   $(field "$outG2" hash) == "$(field "$outH" hash)" ]] &&
   ok "restarted with room, the same store ends equal to a fresh replay (20000 nodes)" ||
   not_ok "after the full store: $outG2" "fresh: $outH" "$(tail -3 "$TMP/g2.err")"
+
+# ---- a batch that cannot be read for now (the registry down) is retried, then applied ----
+# A second version of the event schema (one more field, with a default) under a new subject:
+# the projector has not seen its id, and must ask the registry, which is stopped. (No liveness
+# topic, no lag reports: their schemas would be registered at start, which needs the registry.)
+body=$("$venv/bin/python" - "$SEERLOG_SOURCE_DIR/schemas/node_state.avsc" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["fields"].append({"name": "retry_probe", "type": "string", "default": ""})
+print(json.dumps({"schema": json.dumps(s)}))
+PY
+)
+sid=$(curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data "$body" \
+  "$REG/subjects/$PREFIX.state.retry-value/versions" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$venv/bin/python" - "$BOOTSTRAP" "$PREFIX.state.retry" "$sid" "$body" >"$TMP/retry-pub.out" 2>&1 <<'PY'
+import io, json, struct, sys, time, uuid
+import fastavro
+from confluent_kafka import Producer
+bootstrap, topic, sid, body = sys.argv[1:5]
+schema = fastavro.parse_schema(json.loads(json.loads(body)["schema"]))
+rec = {"event_id": str(uuid.uuid4()), "node_id": "retry-1", "node_type": "t", "region": "r",
+       "incarnation": 1, "seq": 1, "event_time": int(time.time() * 1000), "kind": "join",
+       "status": "up", "retry_probe": "x"}
+buf = io.BytesIO()
+buf.write(struct.pack(">bI", 0, int(sid)))
+fastavro.schemaless_writer(buf, schema, rec)
+p = Producer({"bootstrap.servers": bootstrap})
+p.produce(topic, key="retry-1", value=buf.getvalue())
+assert p.flush(30) == 0
+PY
+[[ $? == 0 && -n $sid ]] || not_ok "publishing with a new schema id ($sid)" "$(tail -3 "$TMP/retry-pub.out")"
+reg_port=${REG##*:}
+kill "$REG_PID" && wait "$REG_PID" 2>/dev/null
+REG_PID=
+(PROJ_TIMEOUT=1 proj "$TMP/r" r --catch-up -X "project.topic.pattern=^${PREFIX//./\\.}\\.state\\.retry$" \
+  -X project.changelog.topic= -X liveness.topic= -X control.topic= >"$TMP/r.out" \
+  2>"$TMP/r.err") &
+rpid=$!
+for _ in $(seq 300); do
+  grep -q "not applied, retrying" "$TMP/r.err" && break
+  sleep 0.1
+done
+grep -q "not applied, retrying" "$TMP/r.err" &&
+  ok "registry down: the batch is not applied and is tried again ($(grep -m1 -o 'retrying: .\{0,60\}' "$TMP/r.err"))" ||
+  not_ok "no retry while the registry was down" "$(tail -3 "$TMP/r.err")"
+"$SEERLOG" registry --listen "127.0.0.1:$reg_port" --bootstrap "$BOOTSTRAP" \
+  -X "registry.topic=_schemas_proj_$UNIQ" -X "registry.group.id=reg-proj-$UNIQ" \
+  >>"$TMP/registry.log" 2>&1 &
+REG_PID=$!
+wait "$rpid"
+outR=$(cat "$TMP/r.out")
+[[ $(field "$outR" retried) -ge 1 && $(field "$outR" nodes) == 1 && $(field "$outR" applied) == 1 &&
+  $(field "$outR" dead_lettered) == 0 ]] &&
+  ok "registry back: the retried batch is applied (retried $(field "$outR" retried)), nothing dead-lettered" ||
+  not_ok "after the registry came back: $outR" "$(tail -3 "$TMP/r.err")"
 
 finish
