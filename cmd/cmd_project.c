@@ -155,6 +155,9 @@ static int sl_project_run(sl_cli_t *cli)
                 return ret;
         if (!listen)
                 listen = sl_conf_get(conf, "project.listen");
+        /* Before the store and Kafka: a bad address is the user's to fix at once. */
+        if (listen && *listen && sl_api_check_listen(listen, errstr, sizeof(errstr)))
+                return sl_cli_usage_error(cli, "--listen: %s", errstr);
         if (!(p = sl_projector_new(conf, store, errstr, sizeof(errstr))))
                 return sl_cli_fail(cli, "%s", errstr);
         if (listen && *listen) {

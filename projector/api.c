@@ -1149,6 +1149,19 @@ static int sl_api_parse_listen(const char *listen, char *host, size_t host_size,
         return 0;
 }
 
+sl_err_t sl_api_check_listen(const char *listen, char *errstr, size_t errstr_size)
+{
+        char host[256];
+        int port;
+
+        if (!listen || sl_api_parse_listen(listen, host, sizeof(host), &port))
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "listen address \"%s\": expected HOST:PORT (e.g. 127.0.0.1:8080; "
+                                 "port 0 picks a free one)",
+                                 listen ? listen : "");
+        return SL_OK;
+}
+
 sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *listen, char *errstr,
                        size_t errstr_size)
 {
@@ -1173,12 +1186,9 @@ sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *lis
         api->ready_lag = sl_conf_get_int(conf, "api.ready.lag");
         api->max_watchers = (int)sl_conf_get_int(conf, "api.max.watchers");
         api->ring_cap = (size_t)sl_conf_get_int(conf, "api.watch.buffer");
-        if (!listen || sl_api_parse_listen(listen, host, sizeof(host), &api->port)) {
-                sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
-                          "listen address \"%s\": expected HOST:PORT (e.g. 127.0.0.1:8080)",
-                          listen ? listen : "");
+        if (sl_api_check_listen(listen, errstr, errstr_size) ||
+            sl_api_parse_listen(listen, host, sizeof(host), &api->port))
                 goto fail;
-        }
         if (!(api->ring = calloc(api->ring_cap, sizeof(*api->ring))) ||
             !(api->w_ev = sl_event_new()) ||
             !(api->w_reader = sl_store_reader_new(api->store, errstr, errstr_size))) {

@@ -24,6 +24,12 @@
 typedef struct sl_api_s sl_api_t;
 
 /**
+ * @brief Checks @p listen is "HOST:PORT" ("[v6]:PORT", PORT 0..65535) before anything starts.
+ * @returns SL_OK, or SL_ERR_CONFIG with the reason in @p errstr.
+ */
+sl_err_t sl_api_check_listen(const char *listen, char *errstr, size_t errstr_size);
+
+/**
  * @brief Starts serving @p p on @p listen ("HOST:PORT"; PORT 0 picks a free port, see
  *        sl_api_port()). Call before the projector's first poll (it installs the watch hooks).
  * @returns NULL with @p errstr set (bad address, port in use, bad api.* settings).

@@ -54,6 +54,12 @@ for i in 1 2 3; do
     >/dev/null 2>>"$TMP/pub.err" || not_ok "publish lab-$i" "$(tail -2 "$TMP/pub.err")"
 done
 
+"$SEERLOG" project --bootstrap "$BOOTSTRAP" --store "$TMP/bad" --listen 127.0.0.1:http \
+  >/dev/null 2>"$TMP/bad.err"
+rc=$?
+[[ $rc == 2 && ! -e $TMP/bad ]] && grep -q 'listen address "127.0.0.1:http": expected HOST:PORT' "$TMP/bad.err" &&
+  ok "a bad --listen is a usage error before the store or Kafka is touched" ||
+  not_ok "bad --listen: exit $rc" "$(cat "$TMP/bad.err")"
 "$SEERLOG" project --bootstrap "$BOOTSTRAP" --store "$TMP/store" --group "api-$UNIQ" \
   --listen 127.0.0.1:0 -X "project.topic.pattern=^${PREFIX//./\\.}\\.state\\..+" \
   -X project.changelog.topic= -X schema.mode=fixed -X "dlq.topic=$PREFIX.dlq" \
