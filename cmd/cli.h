@@ -11,7 +11,9 @@
  * run function, which reads its options with sl_cli_str() and friends.
  *
  * Exit codes: SL_EXIT_OK (0), SL_EXIT_FAIL (1: a runtime failure, e.g. delivery failed),
- * SL_EXIT_USAGE (2: unknown subcommand or option, missing argument, bad value). A usage error
+ * SL_EXIT_USAGE (2: unknown subcommand or option, missing argument, bad value), and for the
+ * commands that read the log SL_EXIT_NOT_FOUND (3), SL_EXIT_MISMATCH (4) and
+ * SL_EXIT_INTERRUPTED (130). A usage error
  * prints one line `seerlog: [SUBCOMMAND: ]MESSAGE` and a hint line `(see 'seerlog help ...')` on
  * stderr.
  */
@@ -28,6 +30,12 @@
 #define SL_EXIT_OK    0
 #define SL_EXIT_FAIL  1
 #define SL_EXIT_USAGE 2
+/** Nothing to work on: an unknown node, no events in the range, no topic matching. */
+#define SL_EXIT_NOT_FOUND 3
+/** seerlog verify: the projection and the replay differ. */
+#define SL_EXIT_MISMATCH 4
+/** Stopped by SIGINT or SIGTERM before the work was done (its output was not left behind). */
+#define SL_EXIT_INTERRUPTED 130
 
 /** Meant to be given more than once (help says so). Every option keeps all its values
  * (sl_cli_nth()); for the others the last one wins (sl_cli_str()). */

@@ -70,6 +70,27 @@ typedef struct sl_store_txn_s sl_store_txn_t;
 sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char *errstr,
                        size_t errstr_size);
 
+/** sl_store_open_flags(): open an existing store for reading only. */
+#define SL_STORE_READONLY 0x1
+
+/**
+ * @brief sl_store_open() with @p flags. SL_STORE_READONLY opens an existing store (SL_ERR_NOT_FOUND
+ *        when @p dir holds none) without taking its lock, beside the projector that may be
+ *        writing it (LMDB coordinates the processes); @p max_bytes is ignored and
+ *        sl_store_begin() fails. Use sl_store_pin() for a consistent view.
+ */
+sl_err_t sl_store_open_flags(const char *dir, int64_t max_bytes, int flags, sl_store_t **sp,
+                             char *errstr, size_t errstr_size);
+
+/**
+ * @brief Until sl_store_unpin(), every read of @p s (not of its readers) sees the one committed
+ *        state the pin found: offsets, nodes, node count and hash agree even while another
+ *        process commits (one LMDB read transaction). Only the pinning thread may use @p s
+ *        meanwhile, and writes (sl_store_begin()) fail.
+ */
+sl_err_t sl_store_pin(sl_store_t *s, char *errstr, size_t errstr_size);
+void sl_store_unpin(sl_store_t *s);
+
 /** Closes the store (aborting a write transaction left open) and releases the lock. */
 void sl_store_close(sl_store_t *s);
 

@@ -51,7 +51,25 @@ struct sl_store_s {
         sl_buf_t dec;        /**< Header + stored body for sl_codec_decode(), reused. */
         sl_event_t *walk_ev; /**< The event sl_store_walk() hands to its callback. */
         sl_store_txn_t txn;  /**< The one write transaction, reused. */
+        int rdonly;          /**< Opened with SL_STORE_READONLY. */
+        MDB_txn *pinned;     /**< sl_store_pin()'s read transaction; NULL: none. */
 };
+
+/* A read transaction: the pinned one (sl_store_pin()) or a new one. */
+static int sl_rtxn(sl_store_t *s, MDB_txn **txnp)
+{
+        if (s->pinned) {
+                *txnp = s->pinned;
+                return 0;
+        }
+        return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txnp);
+}
+
+static void sl_rtxn_end(sl_store_t *s, MDB_txn *txn)
+{
+        if (txn != s->pinned)
+                mdb_txn_abort(txn);
+}
 
 static sl_err_t sl_store_mdb_err(const sl_store_t *s, int rc, const char *what, char *errstr,
                                  size_t errstr_size)
@@ -67,6 +85,13 @@ static sl_err_t sl_store_mdb_err(const sl_store_t *s, int rc, const char *what, 
 sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char *errstr,
                        size_t errstr_size)
 {
+        return sl_store_open_flags(dir, max_bytes, 0, sp, errstr, errstr_size);
+}
+
+sl_err_t sl_store_open_flags(const char *dir, int64_t max_bytes, int flags, sl_store_t **sp,
+                             char *errstr, size_t errstr_size)
+{
+        int rdonly = (flags & SL_STORE_READONLY) != 0;
         sl_store_t *s = NULL;
         MDB_txn *txn = NULL;
         MDB_stat st;
@@ -88,10 +113,23 @@ sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char
                 err = SL_ERR_SCHEMA;
                 goto fail;
         }
-        if ((err = sl_dir_lock("store", dir, &s->lock_fd, errstr, errstr_size)))
+        s->rdonly = rdonly;
+        if (rdonly) {
+                char path[4096];
+                struct stat sb;
+
+                snprintf(path, sizeof(path), "%s/data.mdb", dir);
+                if (stat(path, &sb)) {
+                        err =
+                            sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND,
+                                      "%s is not a store (no data.mdb): %s", dir, strerror(errno));
+                        goto fail;
+                }
+        } else if ((err = sl_dir_lock("store", dir, &s->lock_fd, errstr, errstr_size))) {
                 goto fail;
+        }
         if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 4)) ||
-            (rc = mdb_env_set_mapsize(s->env, (size_t)max_bytes))) {
+            (!rdonly && (rc = mdb_env_set_mapsize(s->env, (size_t)max_bytes)))) {
                 err = sl_store_mdb_err(s, rc, "mdb_env", errstr, errstr_size);
                 goto fail;
         }
@@ -100,16 +138,19 @@ sl_err_t sl_store_open(const char *dir, int64_t max_bytes, sl_store_t **sp, char
         /* MDB_NOMETASYNC: one fsync per commit instead of two. A system crash (not a process
          * crash) may then undo the last committed transaction — its state and its offsets
          * together, so the projector reads that batch again: exactly once still holds. */
-        if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600))) {
+        /* Read-only: beside a projector writing the same environment (LMDB's lock file
+         * coordinates the two processes); the map size is the writer's. */
+        if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | (rdonly ? MDB_RDONLY : MDB_NOMETASYNC),
+                               0600))) {
                 err = sl_store_mdb_err(s, rc, "mdb_env_open", errstr, errstr_size);
                 goto fail;
         }
         s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
-        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
-            (rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &s->nodes)) ||
-            (rc = mdb_dbi_open(txn, "offsets", MDB_CREATE, &s->offsets)) ||
-            (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
-            (rc = mdb_dbi_open(txn, "sources", MDB_CREATE, &s->sources)) ||
+        if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn)) ||
+            (rc = mdb_dbi_open(txn, "nodes", rdonly ? 0 : MDB_CREATE, &s->nodes)) ||
+            (rc = mdb_dbi_open(txn, "offsets", rdonly ? 0 : MDB_CREATE, &s->offsets)) ||
+            (rc = mdb_dbi_open(txn, "meta", rdonly ? 0 : MDB_CREATE, &s->meta)) ||
+            (rc = mdb_dbi_open(txn, "sources", rdonly ? 0 : MDB_CREATE, &s->sources)) ||
             (rc = mdb_stat(txn, s->nodes, &st))) {
                 err = sl_store_mdb_err(s, rc, "opening the databases", errstr, errstr_size);
                 goto fail;
@@ -135,6 +176,7 @@ void sl_store_close(sl_store_t *s)
 {
         if (!s)
                 return;
+        sl_store_unpin(s);
         sl_store_abort(&s->txn);
         if (s->env)
                 mdb_env_close(s->env);
@@ -159,8 +201,34 @@ uint64_t sl_store_node_count(const sl_store_t *s)
         return s->count;
 }
 
+sl_err_t sl_store_pin(sl_store_t *s, char *errstr, size_t errstr_size)
+{
+        MDB_stat st;
+        int rc;
+
+        sl_store_unpin(s);
+        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pinned)) ||
+            (rc = mdb_stat(s->pinned, s->nodes, &st))) {
+                sl_store_unpin(s);
+                return sl_store_mdb_err(s, rc, "pinning a read transaction", errstr, errstr_size);
+        }
+        s->count = st.ms_entries;
+        return SL_OK;
+}
+
+void sl_store_unpin(sl_store_t *s)
+{
+        if (s->pinned) {
+                mdb_txn_abort(s->pinned);
+                s->pinned = NULL;
+        }
+}
+
 sl_err_t sl_store_begin(sl_store_t *s, sl_store_txn_t **txnp, char *errstr, size_t errstr_size)
 {
+        if (s->rdonly || s->pinned)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "store %s: %s", s->dir,
+                                 s->rdonly ? "opened read-only" : "pinned for reading");
         sl_store_txn_t *t = &s->txn;
         int rc;
 
@@ -436,7 +504,7 @@ sl_err_t sl_store_offset_get(sl_store_t *s, const char *topic, int32_t partition
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "store: invalid topic or partition");
         k.mv_data = kb;
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->offsets, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -450,7 +518,7 @@ sl_err_t sl_store_offset_get(sl_store_t *s, const char *topic, int32_t partition
                                 partition);
         else
                 *nextp = (int64_t)sl_rd64(v.mv_data);
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         return err;
 }
 
@@ -470,7 +538,7 @@ static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void
         sl_err_t err = SL_OK;
         int rc;
 
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
                 err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
@@ -486,7 +554,7 @@ static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void
 done:
         if (cur)
                 mdb_cursor_close(cur);
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         return err;
 }
 
@@ -536,7 +604,7 @@ static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *de
         if (!k.mv_size || k.mv_size > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "store: no node \"%.200s\"",
                                  node_id ? node_id : "");
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->nodes, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -546,7 +614,7 @@ static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *de
                 err = sl_store_mdb_err(s, rc, "get node", errstr, errstr_size);
         else
                 err = sl_store_decode_with(s, codec, dec, &k, &v, ev, errstr, errstr_size);
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         return err;
 }
 
@@ -640,7 +708,7 @@ sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf
         if (!k.mv_size || k.mv_size > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "store: meta key empty or longer than %zu bytes", s->max_key);
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->meta, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -656,7 +724,7 @@ sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf
                 memcpy(buf, v.mv_data, v.mv_size);
                 buf[v.mv_size] = '\0';
         }
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         return err;
 }
 
@@ -716,7 +784,7 @@ sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_
         if (alen > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "store: a start key longer than LMDB's keys");
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         if ((rc = mdb_cursor_open(txn, s->nodes, &cur))) {
                 err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
@@ -741,7 +809,7 @@ sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_
 done:
         if (cur)
                 mdb_cursor_close(cur);
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         sl_event_reset(r->ev);
         return err;
 }
@@ -792,7 +860,7 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
 
         if (!k.mv_size || k.mv_size > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "no source");
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        if ((rc = sl_rtxn(s, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->sources, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -812,6 +880,6 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
                 memcpy(topic, b + 12, v.mv_size - 12);
                 topic[v.mv_size - 12] = '\0';
         }
-        mdb_txn_abort(txn);
+        sl_rtxn_end(s, txn);
         return err;
 }

@@ -12,6 +12,8 @@
 
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fill_full.h"
 #include "sl_store.h"
@@ -392,6 +394,73 @@ Test(store, second_opener_is_refused)
         /* Released on close. */
         t = open_store(dir, MAX_BYTES);
         sl_store_close(t);
+}
+
+/* The child of read_only_beside_a_writer: exit status 0 when everything held. */
+static int read_only_child(int ready_fd, int go_fd)
+{
+        sl_store_t *r = NULL;
+        sl_store_txn_t *txn;
+        sl_event_t *ev = sl_event_new();
+        char c = 0, h1[SL_STORE_HASH_HEX_SIZE], h2[SL_STORE_HASH_HEX_SIZE];
+        int64_t next = -1;
+
+        if (sl_store_open_flags(dir, MAX_BYTES, SL_STORE_READONLY, &r, errstr, sizeof(errstr)))
+                return 10;
+        if (sl_store_begin(r, &txn, errstr, sizeof(errstr)) != SL_ERR_INVALID_ARG)
+                return 11;
+        if (sl_store_pin(r, errstr, sizeof(errstr)) || sl_store_node_count(r) != 1 ||
+            sl_store_hash(r, h1, errstr, sizeof(errstr)))
+                return 12;
+        if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 1)
+                return 13;
+        /* The writer committed n2 and a new offset: the pinned view does not move. */
+        if (sl_store_hash(r, h2, errstr, sizeof(errstr)) || strcmp(h1, h2) ||
+            sl_store_node_get(r, "n2", ev, errstr, sizeof(errstr)) != SL_ERR_NOT_FOUND ||
+            sl_store_offset_get(r, "t", 0, &next, errstr, sizeof(errstr)) || next != 5)
+                return 14;
+        sl_store_unpin(r);
+        if (sl_store_node_get(r, "n2", ev, errstr, sizeof(errstr)) ||
+            sl_store_offset_get(r, "t", 0, &next, errstr, sizeof(errstr)) || next != 9)
+                return 15;
+        sl_store_close(r);
+        sl_event_destroy(ev);
+        return 0;
+}
+
+Test(store, read_only_beside_a_writer)
+{
+        sl_store_t *s = open_store(dir, MAX_BYTES), *r = NULL;
+        sl_store_txn_t *txn;
+        int ready[2], go[2], status = -1;
+        char c;
+        pid_t pid;
+
+        /* Not a store: refused, nothing created. */
+        cr_expect_eq(
+            sl_store_open_flags(tmpdir, MAX_BYTES, SL_STORE_READONLY, &r, errstr, sizeof(errstr)),
+            SL_ERR_NOT_FOUND);
+        cr_expect(strstr(errstr, "not a store"), "%s", errstr);
+        cr_assert_eq(apply_new(s, "n1", 1, 1, SL_STATUS_UP), 1);
+        cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_offset_put(txn, "t", 0, 5, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(pipe(ready), 0);
+        cr_assert_eq(pipe(go), 0);
+        /* LMDB allows one environment handle per process: the reader is another process. */
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (!pid)
+                _exit(read_only_child(ready[1], go[0]));
+        cr_assert_eq(read(ready[0], &c, 1), 1);
+        cr_assert_eq(apply_new(s, "n2", 1, 1, SL_STATUS_UP), 1);
+        cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_store_offset_put(txn, "t", 0, 9, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(write(go[1], "g", 1), 1);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader child: status %d", status);
+        sl_store_close(s);
 }
 
 typedef struct {
