@@ -663,11 +663,30 @@ static int sl_cli_rm_cb(const char *path, const struct stat *st, int flag, struc
         return remove(path);
 }
 
+void sl_cli_rmtree(char *dir)
+{
+        if (dir[0])
+                nftw(dir, sl_cli_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        dir[0] = '\0';
+}
+
 void sl_cli_outbox_tmp_cleanup(char *tmpdir)
 {
-        if (tmpdir[0])
-                nftw(tmpdir, sl_cli_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-        tmpdir[0] = '\0';
+        sl_cli_rmtree(tmpdir);
+}
+
+int sl_cli_tmpdir(sl_cli_t *cli, const char *prefix, char *dir, size_t size)
+{
+        const char *base = getenv("TMPDIR");
+
+        snprintf(dir, size, "%s/%s.XXXXXX", base && *base ? base : "/tmp", prefix);
+        if (!mkdtemp(dir)) {
+                int e = errno;
+
+                dir[0] = '\0';
+                return sl_cli_fail(cli, "creating a temporary directory: %s", strerror(e));
+        }
+        return SL_EXIT_OK;
 }
 
 int sl_cli_outbox_tmp_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir, size_t tmpdir_size)

@@ -136,6 +136,13 @@ int sl_cli_outbox_tmp_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir, s
 /** Removes the directory sl_cli_outbox_tmp_prepare() made, if any, and empties @p tmpdir. */
 void sl_cli_outbox_tmp_cleanup(char *tmpdir);
 
+/** Makes a new directory TMPDIR/PREFIX.XXXXXX (TMPDIR or /tmp) and writes its path into @p dir.
+ *  @returns 0, or SL_EXIT_FAIL after printing the error. */
+int sl_cli_tmpdir(sl_cli_t *cli, const char *prefix, char *dir, size_t size);
+
+/** Removes @p dir and everything in it (if @p dir is not ""), and empties @p dir. */
+void sl_cli_rmtree(char *dir);
+
 /** @returns milliseconds on the monotonic clock. */
 int64_t sl_cli_now_mono_ms(void);
 

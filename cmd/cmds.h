@@ -19,5 +19,7 @@ extern const sl_cmd_t sl_cmd_project;
 extern const sl_cmd_t sl_cmd_state;
 extern const sl_cmd_t sl_cmd_watch;
 extern const sl_cmd_t sl_cmd_top;
+extern const sl_cmd_t sl_cmd_replay;
+extern const sl_cmd_t sl_cmd_verify;
 
 #endif

@@ -433,6 +433,7 @@ rd_kafka_t *sl_range_consumer(sl_cli_t *cli, const char *client_id, int *exitp)
                 return NULL;
         }
         rd_kafka_poll_set_consumer(rk);
+        *exitp = SL_EXIT_OK;
         return rk;
 }
 

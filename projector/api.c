@@ -753,7 +753,7 @@ static void sl_api_node(sl_api_t *api, const char *node_id, sl_api_resp_t *r)
 /* ---- /v1/summary ---- */
 
 typedef struct {
-        sl_api_t *api;
+        sl_projector_t *p;
         json_t *groups; /* "region\ntype" -> {region, type, nodes, status{}, liveness{}} */
         uint64_t status[SL_STATUS__CNT], liveness[SL_LIVENESS__CNT], nodes;
         int nomem;
@@ -773,7 +773,7 @@ static int sl_api_sum_cb(const char *node_id, const sl_event_t *ev, void *opaque
         char key[600];
         json_t *g;
 
-        sl_projector_liveness(s->api->p, node_id, &st, NULL, NULL);
+        sl_projector_liveness(s->p, node_id, &st, NULL, NULL);
         snprintf(key, sizeof(key), "%s\n%s", ev->region, ev->node_type);
         if (!(g = json_object_get(s->groups, key))) {
                 g = json_pack("{s:s, s:s, s:i, s:{}, s:{}}", "region", ev->region, "type",
@@ -794,36 +794,22 @@ static int sl_api_sum_cb(const char *node_id, const sl_event_t *ev, void *opaque
         return 0;
 }
 
-static void sl_api_summary(sl_api_t *api, sl_api_resp_t *r)
+json_t *sl_summary_json(sl_projector_t *p, char *errstr, size_t errstr_size)
 {
-        sl_api_sum_t s = {.api = api};
+        sl_api_sum_t s = {.p = p};
         sl_store_reader_t *rd = NULL;
         json_t *out = NULL, *bys = NULL, *byl = NULL, *groups = NULL;
         const char *key;
         json_t *g;
-        char errstr[512];
-        int64_t now = sl_api_now_ms();
 
-        pthread_mutex_lock(&api->sum_lock);
-        if (api->sum_json && now - api->sum_at_ms < SL_API_SUMMARY_MS) {
-                r->status = 200;
-                r->content_type = SL_API_JSON;
-                r->body = strdup(api->sum_json);
-                r->len = r->body ? strlen(r->body) : 0;
-                pthread_mutex_unlock(&api->sum_lock);
-                if (!r->body)
-                        sl_api_error(r, 500, "out of memory");
-                return;
-        }
-        if (!(rd = sl_store_reader_new(api->store, errstr, sizeof(errstr))) ||
-            !(s.groups = json_object())) {
-                sl_api_error(r, 500, "%s", rd ? "out of memory" : errstr);
+        if (!(rd = sl_store_reader_new(sl_projector_store(p), errstr, errstr_size)))
+                return NULL;
+        if (!(s.groups = json_object())) {
+                snprintf(errstr, errstr_size, "out of memory");
                 goto done;
         }
-        if (sl_store_reader_walk(rd, NULL, sl_api_sum_cb, &s, errstr, sizeof(errstr)) && !s.nomem) {
-                sl_api_error(r, 500, "%s", errstr);
+        if (sl_store_reader_walk(rd, NULL, sl_api_sum_cb, &s, errstr, errstr_size) && !s.nomem)
                 goto done;
-        }
         bys = json_object();
         byl = json_object();
         groups = json_array();
@@ -837,8 +823,35 @@ static void sl_api_summary(sl_api_t *api, sl_api_resp_t *r)
         out = json_pack("{s:I, s:o*, s:o*, s:o*}", "nodes", (json_int_t)s.nodes, "status", bys,
                         "liveness", byl, "groups", groups);
         if (s.nomem || !out || !bys || !byl || !groups) {
-                sl_api_error(r, 500, "out of memory");
+                snprintf(errstr, errstr_size, "out of memory");
                 json_decref(out);
+                out = NULL;
+        }
+done:
+        json_decref(s.groups);
+        sl_store_reader_free(rd);
+        return out;
+}
+
+static void sl_api_summary(sl_api_t *api, sl_api_resp_t *r)
+{
+        char errstr[512];
+        int64_t now = sl_api_now_ms();
+        json_t *out;
+
+        pthread_mutex_lock(&api->sum_lock);
+        if (api->sum_json && now - api->sum_at_ms < SL_API_SUMMARY_MS) {
+                r->status = 200;
+                r->content_type = SL_API_JSON;
+                r->body = strdup(api->sum_json);
+                r->len = r->body ? strlen(r->body) : 0;
+                pthread_mutex_unlock(&api->sum_lock);
+                if (!r->body)
+                        sl_api_error(r, 500, "out of memory");
+                return;
+        }
+        if (!(out = sl_summary_json(api->p, errstr, sizeof(errstr)))) {
+                sl_api_error(r, 500, "%s", errstr);
                 goto done;
         }
         sl_api_json(r, 200, out);
@@ -849,8 +862,6 @@ static void sl_api_summary(sl_api_t *api, sl_api_resp_t *r)
         }
 done:
         pthread_mutex_unlock(&api->sum_lock);
-        json_decref(s.groups);
-        sl_store_reader_free(rd);
 }
 
 /* ---- /healthz, /readyz, /metrics ---- */

@@ -38,6 +38,10 @@ typedef struct {
         int had_record;     /**< A record arrived since it was assigned. */
         int64_t lag;        /**< At the last lag report; -1 unknown. */
         int paused;
+        /* A replay's partition (sl_projector_new_replay()): */
+        int64_t end;     /**< Records from this offset on are not applied; -1: no end. */
+        int end_seen;    /**< Read up to the end: a record or the partition's end past it. */
+        int64_t read_to; /**< After the last record read before the end since the rewind. */
 } sl_part_t;
 
 /* A node's newest event in the current batch. */
@@ -53,7 +57,8 @@ typedef struct {
         int64_t src_offset;
         sl_event_kind_t kind;
         sl_node_status_t status;
-        int applied; /**< Set by the writer: stored (newer than the stored state). */
+        int64_t rec_ms; /**< The record's timestamp (a replay's liveness clock). */
+        int applied;    /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
 
 /* A pending node's place in the sorted order. */
@@ -146,12 +151,15 @@ struct sl_projector_s {
         int64_t retry_at_ms;
         char fatal[512]; /**< Set by the rebalance callback when the store cannot be read. */
         sl_projector_stats_t st;
+        int replay;       /**< sl_projector_new_replay(): assigned, bounded, publishing nothing. */
+        int64_t clock_ms; /**< A replay's liveness clock; 0: the wall clock. */
 };
 
 /* The writer thread (see sl_batch_write()). */
 static void *sl_writer_main(void *arg);
 static void sl_writer_idle(sl_projector_t *p);
 static sl_batch_t *sl_writer_collect(sl_projector_t *p);
+static void sl_part_pause(sl_projector_t *p, sl_part_t *pt, int pause);
 
 static int64_t sl_proj_mono_us(void)
 {
@@ -197,6 +205,7 @@ static sl_part_t *sl_part_get(sl_projector_t *p, const char *topic, int32_t part
         pt->partition = partition;
         pt->next = pt->batch_next = -1;
         pt->lag = -1;
+        pt->end = -1;
         p->part_last = p->part_cnt++;
         return pt;
 }
@@ -326,6 +335,8 @@ static sl_err_t sl_dlq_send(sl_projector_t *p, const rd_kafka_message_t *m, cons
         const char *topic = rd_kafka_topic_name(m->rkt), *code = sl_err_str(why);
         rd_kafka_resp_err_t err;
 
+        if (p->replay) /* the live projector dead-lettered it already: counted only */
+                return SL_OK;
         snprintf(part, sizeof(part), "%" PRId32, m->partition);
         snprintf(off, sizeof(off), "%" PRId64, m->offset);
         for (;;) {
@@ -405,7 +416,7 @@ static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_sta
 /* The gauges of nodes per liveness state and per status, from the tracker (under its lock). */
 static void sl_liveness_gauges(sl_projector_t *p, int tick)
 {
-        sl_tick_ctx_t t = {p, sl_proj_wall_ms()};
+        sl_tick_ctx_t t = {p, p->clock_ms ? p->clock_ms : sl_proj_wall_ms()};
         size_t counts[SL_LIVENESS__CNT], status_counts[SL_STATUS__CNT];
 
         pthread_mutex_lock(&p->lv_lock);
@@ -464,7 +475,7 @@ static sl_err_t sl_liveness_start(sl_projector_t *p, const sl_conf_t *conf, char
                 return errstr[0] ? err
                                  : sl_seterr(errstr, errstr_size, err,
                                              "seeding liveness from the store: out of memory");
-        if (!topic || !*topic)
+        if (!topic || !*topic || p->replay)
                 return SL_OK;
         if (!strcmp(mode, "fixed")) {
                 /* Without a registry there is no id for a second schema. */
@@ -635,6 +646,8 @@ static sl_err_t sl_lag_start(sl_projector_t *p, const sl_conf_t *conf, char *err
         p->lag_low = sl_conf_get_int(conf, "lag.low");
         if (!(p->group = strdup(sl_conf_get(conf, "project.group.id"))))
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        if (p->replay)
+                p->lag_interval = 0;
         if (!p->lag_interval || !topic || !*topic)
                 return SL_OK;
         snprintf(subject, sizeof(subject), "%s-value", topic);
@@ -910,8 +923,77 @@ static void sl_changelog_abort(sl_projector_t *p)
         }
 }
 
-sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, char *errstr,
+/*
+ * A replay's partitions: each from the store's offset (the log's start when it has none) up to
+ * its end, assigned without a group. A partition with nothing to read counts as read.
+ */
+static sl_err_t sl_replay_assign(sl_projector_t *p, const sl_replay_t *replay, char *errstr,
                                  size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *parts =
+            rd_kafka_topic_partition_list_new((int)replay->part_cnt + 1);
+        rd_kafka_topic_partition_list_t *list = NULL;
+        rd_kafka_resp_err_t kerr;
+        sl_err_t err = SL_OK;
+
+        if (!parts)
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < replay->part_cnt; i++) {
+                const sl_replay_part_t *rp = &replay->parts[i];
+                int64_t next;
+
+                err = sl_store_offset_get(p->store, rp->topic, rp->partition, &next, errstr,
+                                          errstr_size);
+                if (err == SL_ERR_NOT_FOUND)
+                        next = RD_KAFKA_OFFSET_BEGINNING;
+                else if (err)
+                        goto done;
+                err = SL_OK;
+                rd_kafka_topic_partition_list_add(parts, rp->topic, rp->partition)->offset = next;
+        }
+        sl_resolve_beginnings(p, parts);
+        if (!(list = rd_kafka_topic_partition_list_new(parts->cnt + 1))) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto done;
+        }
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                sl_part_t *pt = sl_part_get(p, tp->topic, tp->partition);
+
+                if (!pt) {
+                        err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                        goto done;
+                }
+                if (tp->offset < 0) {
+                        err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
+                                        "%s [%d]: the start of the log is not known", tp->topic,
+                                        (int)tp->partition);
+                        goto done;
+                }
+                pt->end = replay->parts[i].end;
+                pt->next = pt->read_to = tp->offset;
+                pt->assigned = 1;
+                if (tp->offset >= pt->end) {
+                        pt->end_seen = 1;
+                        continue;
+                }
+                rd_kafka_topic_partition_list_add(list, tp->topic, tp->partition)->offset =
+                    tp->offset;
+        }
+        p->st.assigned = (int)p->part_cnt;
+        if (list->cnt && (kerr = rd_kafka_assign(p->rk, list)))
+                err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "assigning partitions: %s",
+                                rd_kafka_err2str(kerr));
+done:
+        if (list)
+                rd_kafka_topic_partition_list_destroy(list);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return err;
+}
+
+static sl_projector_t *sl_projector_create(const sl_conf_t *conf, const char *store_dir,
+                                           const sl_replay_t *replay, char *errstr,
+                                           size_t errstr_size)
 {
         static const char *const rk_levels[] = {"3", "4", "6", "7"};
         const char *level = rk_levels[sl_conf_get_enum(conf, "log.level") & 3];
@@ -929,6 +1011,8 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
         pthread_cond_init(&p->w_cond, NULL);
         pthread_mutex_init(&p->lv_lock, NULL);
         pthread_mutex_init(&p->pub_lock, NULL);
+        p->replay = replay != NULL;
+        p->clock_ms = replay ? replay->clock_ms : 0;
         if (!pattern || pattern[0] != '^') {
                 sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
                           "project.topic.pattern must be a regular expression starting with ^");
@@ -974,8 +1058,8 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                 goto fail;
         sl_codec_set_fetch_cb(p->codec, sl_registry_fetch_cb, p->registry);
 
-        /* The dead-letter producer. */
-        {
+        /* The dead-letter producer (a replay publishes nothing). */
+        if (!p->replay) {
                 const char *defaults[] = {"client.id",
                                           "seerlog-project-dlq",
                                           "log_level",
@@ -988,26 +1072,35 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
 
                 if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
                         goto fail;
+                rd_kafka_conf_set_dr_msg_cb(c, sl_dlq_dr_cb);
+                rd_kafka_conf_set_opaque(c, p);
+                if (!(p->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, errstr_size)))
+                        goto fail;
+                c = NULL;
         }
-        rd_kafka_conf_set_dr_msg_cb(c, sl_dlq_dr_cb);
-        rd_kafka_conf_set_opaque(c, p);
-        if (!(p->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, errstr_size)))
-                goto fail;
-        c = NULL;
 
-        if (sl_instance_id(p, p->instance, sizeof(p->instance), errstr, errstr_size) ||
-            sl_liveness_start(p, conf, errstr, errstr_size) ||
+        if (p->replay)
+                snprintf(p->instance, sizeof(p->instance), "seerlog-replay");
+        else if (sl_instance_id(p, p->instance, sizeof(p->instance), errstr, errstr_size))
+                goto fail;
+        if (sl_liveness_start(p, conf, errstr, errstr_size) ||
             sl_lag_start(p, conf, errstr, errstr_size))
                 goto fail;
         /* What the dead-letter producer writes to: the first record need not wait. */
-        sl_warm_metadata(p->dlq, p->control_topic);
-        sl_warm_metadata(p->dlq, p->liveness_topic);
-        sl_warm_metadata(p->dlq, p->dlq_topic);
+        if (p->dlq) {
+                sl_warm_metadata(p->dlq, p->control_topic);
+                sl_warm_metadata(p->dlq, p->liveness_topic);
+                sl_warm_metadata(p->dlq, p->dlq_topic);
+        }
         /* The consumer: the store keeps the offsets; Kafka's commits are for the lag tools. */
         {
+                /* A replay joins no group (librdkafka 2.0.2's assign() still wants a group.id)
+                 * and is no static member. */
                 const char *defaults[] = {
-                    "client.id", "seerlog-project", "group.instance.id", p->instance, "log_level",
-                    level, "group.id", sl_conf_get(conf, "project.group.id"),
+                    "client.id", p->replay ? "seerlog-replay" : "seerlog-project",
+                    p->replay ? "client.id" : "group.instance.id",
+                    p->replay ? "seerlog-replay" : p->instance, "log_level", level, "group.id",
+                    p->replay ? "seerlog-replay" : sl_conf_get(conf, "project.group.id"),
                     "partition.assignment.strategy", "cooperative-sticky", "isolation.level",
                     "read_committed", "enable.auto.commit", "false", "enable.auto.offset.store",
                     "false", "auto.offset.reset", "earliest", "enable.partition.eof", "true",
@@ -1025,25 +1118,32 @@ sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, c
                 if (!(c = sl_proj_kafka_conf(conf, defaults, errstr, errstr_size)))
                         goto fail;
         }
-        rd_kafka_conf_set_rebalance_cb(c, sl_rebalance_cb);
+        if (!p->replay)
+                rd_kafka_conf_set_rebalance_cb(c, sl_rebalance_cb);
         rd_kafka_conf_set_opaque(c, p);
         if (!(p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, errstr_size)))
                 goto fail;
         c = NULL;
-        if (*p->changelog && sl_changelog_start(p, conf, p->instance, level, errstr, errstr_size))
+        if (!p->replay && *p->changelog &&
+            sl_changelog_start(p, conf, p->instance, level, errstr, errstr_size))
                 goto fail;
         rd_kafka_poll_set_consumer(p->rk);
-        if (!(subs = rd_kafka_topic_partition_list_new(1))) {
+        if (p->replay) {
+                if (sl_replay_assign(p, replay, errstr, errstr_size))
+                        goto fail;
+        } else if (!(subs = rd_kafka_topic_partition_list_new(1))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
         }
-        rd_kafka_topic_partition_list_add(subs, pattern, RD_KAFKA_PARTITION_UA);
-        err = rd_kafka_subscribe(p->rk, subs);
-        rd_kafka_topic_partition_list_destroy(subs);
-        if (err) {
-                sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "subscribing to %s: %s", pattern,
-                          rd_kafka_err2str(err));
-                goto fail;
+        if (subs) {
+                rd_kafka_topic_partition_list_add(subs, pattern, RD_KAFKA_PARTITION_UA);
+                err = rd_kafka_subscribe(p->rk, subs);
+                rd_kafka_topic_partition_list_destroy(subs);
+                if (err) {
+                        sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "subscribing to %s: %s",
+                                  pattern, rd_kafka_err2str(err));
+                        goto fail;
+                }
         }
         p->st.nodes = sl_store_node_count(p->store);
         if ((errno = pthread_create(&p->w_thread, NULL, sl_writer_main, p))) {
@@ -1059,6 +1159,22 @@ fail:
                 rd_kafka_conf_destroy(c);
         sl_projector_destroy(p);
         return NULL;
+}
+
+sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, char *errstr,
+                                 size_t errstr_size)
+{
+        return sl_projector_create(conf, store_dir, NULL, errstr, errstr_size);
+}
+
+sl_projector_t *sl_projector_new_replay(const sl_conf_t *conf, const char *store_dir,
+                                        const sl_replay_t *replay, char *errstr, size_t errstr_size)
+{
+        if (!replay || (replay->part_cnt && !replay->parts)) {
+                sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "replay: no partitions");
+                return NULL;
+        }
+        return sl_projector_create(conf, store_dir, replay, errstr, errstr_size);
 }
 
 void sl_projector_destroy(sl_projector_t *p)
@@ -1167,7 +1283,7 @@ static uint64_t sl_id_hash(const char *id, size_t len)
  * event: the record's fault) or SL_ERR_NOMEM.
  */
 static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, int64_t offset,
-                        char *errstr, size_t errstr_size)
+                        int64_t rec_ms, char *errstr, size_t errstr_size)
 {
         const sl_event_t *ev = p->ev;
         size_t id_len = strlen(ev->node_id), start = b->arena.len, slot, val_len;
@@ -1231,6 +1347,7 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         pe->src_topic = pt->topic;
         pe->src_partition = pt->partition;
         pe->src_offset = offset;
+        pe->rec_ms = rec_ms;
         return SL_OK;
 }
 
@@ -1354,7 +1471,8 @@ static int sl_batch_read(sl_projector_t *p, sl_batch_t *b, size_t cnt, char *err
                                         "a null value (tombstone) in a state topic");
                 } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
                                                    sizeof(derr)))) {
-                        err = sl_pend(p, b, pt, m->offset, derr, sizeof(derr));
+                        err = sl_pend(p, b, pt, m->offset, rd_kafka_message_timestamp(m, NULL),
+                                      derr, sizeof(derr));
                         if (err == SL_ERR_NOT_FOUND) {
                                 b->ignored++;
                                 err = SL_OK;
@@ -1397,7 +1515,7 @@ static int sl_batch_finish(sl_projector_t *p, sl_batch_t *b, char *errstr, size_
 {
         sl_slots_clear(p, b);
         /* Dead letters reach their topic before the offsets move past their records. */
-        if (b->dead && (rd_kafka_flush(p->dlq, SL_PROJ_DLQ_TIMEOUT) || p->dlq_failed)) {
+        if (b->dead && p->dlq && (rd_kafka_flush(p->dlq, SL_PROJ_DLQ_TIMEOUT) || p->dlq_failed)) {
                 sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                           "dead letters not delivered to %s within %d s", p->dlq_topic,
                           SL_PROJ_DLQ_TIMEOUT / 1000);
@@ -1509,7 +1627,7 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
         }
         txn = NULL;
         b->commit_us = (uint64_t)(sl_proj_mono_us() - t1);
-        if (!p->txp)
+        if (!p->txp && !p->replay)
                 sl_commit_kafka(p, list);
         rd_kafka_topic_partition_list_destroy(list);
         b->nodes = sl_store_node_count(p->store);
@@ -1521,7 +1639,10 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                 if (pe->applied) {
                         const char *id = (const char *)b->arena.data + pe->off;
 
-                        sl_liveness_observe(p->lv, id, pe->kind, pe->time_ms, b->received, NULL, 0);
+                        /* A replay hears each event when the log got it. */
+                        sl_liveness_observe(p->lv, id, pe->kind, pe->time_ms,
+                                            p->replay && pe->rec_ms > 0 ? pe->rec_ms : b->received,
+                                            NULL, 0);
                         sl_liveness_set_status(p->lv, id, pe->status);
                 }
         }
@@ -1622,6 +1743,13 @@ static void sl_rewind(sl_projector_t *p)
                 pt->eof = 0;
                 if (!pt->assigned)
                         continue;
+                if (p->replay) {
+                        if (pt->next >= pt->end)
+                                continue;
+                        pt->end_seen = 0;
+                        pt->read_to = pt->next;
+                        sl_part_pause(p, pt, 0);
+                }
                 if (!(rkt = rd_kafka_topic_new(p->rk, pt->topic, NULL)))
                         continue;
                 /* librdkafka drops what it fetched past that point. */
@@ -1686,7 +1814,9 @@ static int sl_collect(sl_projector_t *p, char *errstr, size_t errstr_size)
                 p->st.write_us += b->write_us;
                 p->st.commit_us += b->commit_us;
                 sl_batch_latency(&p->st, b->write_us + b->commit_us);
-                sl_liveness_gauges(p, 0); /* the statuses the batch changed */
+                /* The statuses the batch changed; a replay's liveness moves with its batches,
+                 * all judged at its clock. */
+                sl_liveness_gauges(p, p->replay);
         } else if (rc > 0) {
                 sl_retry_later(p, b->records, b->errstr);
         } else {
@@ -1707,6 +1837,39 @@ static int sl_writer_busy(sl_projector_t *p, int or_result)
         return busy;
 }
 
+/* Pauses (@p pause 1) or resumes one partition. */
+static void sl_part_pause(sl_projector_t *p, sl_part_t *pt, int pause)
+{
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+
+        if (!one)
+                return;
+        rd_kafka_topic_partition_list_add(one, pt->topic, pt->partition);
+        if (pause)
+                rd_kafka_pause_partitions(p->rk, one);
+        else
+                rd_kafka_resume_partitions(p->rk, one);
+        rd_kafka_topic_partition_list_destroy(one);
+}
+
+/*
+ * A replay's partition @p pt has something at @p offset (a record, or its end): @returns 1 when
+ * a record there is to be applied, 0 when it is at or past the partition's end, which is then
+ * reached (the partition is paused: fetching further would only fill memory).
+ */
+static int sl_replay_keep(sl_projector_t *p, sl_part_t *pt, int64_t offset)
+{
+        int keep = offset < pt->end;
+
+        if (keep && offset + 1 > pt->read_to)
+                pt->read_to = offset + 1;
+        if (!pt->end_seen && (!keep || offset + 1 >= pt->end)) {
+                pt->end_seen = 1;
+                sl_part_pause(p, pt, 1);
+        }
+        return keep;
+}
+
 /*
  * Takes up to @p max records into p->msgs, waiting up to @p timeout_ms for the first.
  * End-of-partition events come in order with the records: the last one seen for a partition
@@ -1723,6 +1886,10 @@ static int sl_take(sl_projector_t *p, size_t max, int timeout_ms, char *errstr, 
                 sl_part_t *pt =
                     m->rkt ? sl_part_get(p, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
 
+                if (!m->err && pt && pt->end >= 0 && !sl_replay_keep(p, pt, m->offset)) {
+                        rd_kafka_message_destroy(m); /* past a replay's end */
+                        continue;
+                }
                 if (!m->err) {
                         if (pt) {
                                 pt->eof = 0;
@@ -1735,6 +1902,8 @@ static int sl_take(sl_projector_t *p, size_t max, int timeout_ms, char *errstr, 
                         if (pt) {
                                 pt->eof = 1;
                                 pt->eof_offset = m->offset;
+                                if (pt->end >= 0 && m->offset >= pt->end)
+                                        sl_replay_keep(p, pt, m->offset);
                         }
                 } else {
                         fprintf(stderr, "seerlog: project: consumer: %s\n",
@@ -1796,7 +1965,8 @@ static int sl_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errst
                 usleep((useconds_t)(wait < timeout_ms ? wait : timeout_ms) * 1000);
                 return 0;
         }
-        rd_kafka_poll(p->dlq, 0);
+        if (p->dlq)
+                rd_kafka_poll(p->dlq, 0);
         if (p->lag_interval && now >= p->next_lag_ms) {
                 sl_lag_report(p);
                 p->next_lag_ms = now + p->lag_interval;
@@ -1918,6 +2088,17 @@ size_t sl_projector_lags(sl_projector_t *p, sl_partition_lag_t *out, size_t max)
 int sl_projector_caught_up(const sl_projector_t *p)
 {
         int assigned = 0;
+
+        if (p->replay) {
+                /* Every partition read to its end, and stored up to what was read. */
+                for (size_t i = 0; i < p->part_cnt; i++) {
+                        const sl_part_t *pt = &p->parts[i];
+
+                        if (pt->next < pt->end && (!pt->end_seen || pt->next < pt->read_to))
+                                return 0;
+                }
+                return 1;
+        }
 
         for (size_t i = 0; i < p->part_cnt; i++) {
                 const sl_part_t *pt = &p->parts[i];

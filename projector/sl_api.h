@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "sl_conf.h"
 #include "sl_err.h"
 #include "sl_projector.h"
@@ -42,5 +44,12 @@ int sl_api_port(const sl_api_t *api);
 
 /** Ends the watch streams, stops serving and frees @p api (NULL is a no-op). */
 void sl_api_stop(sl_api_t *api);
+
+/**
+ * @brief The fleet summary /v1/summary serves, computed now from @p p's store and liveness:
+ *        {"nodes", "status": {...}, "liveness": {...}, "groups": [{region, type, nodes, status,
+ *        liveness}]}. @returns a new reference, or NULL with @p errstr set.
+ */
+json_t *sl_summary_json(sl_projector_t *p, char *errstr, size_t errstr_size);
 
 #endif

@@ -86,6 +86,36 @@ typedef struct {
 sl_projector_t *sl_projector_new(const sl_conf_t *conf, const char *store_dir, char *errstr,
                                  size_t errstr_size);
 
+/** One partition of a replay. */
+typedef struct {
+        const char *topic;
+        int32_t partition;
+        int64_t end; /**< Offset of the first record NOT to apply (the stretch's end). */
+} sl_replay_part_t;
+
+/** What a replay reads (sl_projector_new_replay()). */
+typedef struct {
+        const sl_replay_part_t *parts;
+        size_t part_cnt;
+        int64_t clock_ms; /**< Liveness is judged at this time (ms since the epoch); 0: now. */
+} sl_replay_t;
+
+/**
+ * @brief A projector that replays a fixed stretch of the log into @p store_dir, on its own: the
+ *        partitions of @p replay, each from the store's offset (the log's start when the store
+ *        has none) up to its end, assigned without joining any group.
+ *
+ * It applies events exactly as sl_projector_new()'s does (same batches, same guard, same store
+ * layout, so the same events give the same hash), but publishes nothing: no changelog, no lag
+ * reports, no liveness records, no dead letters (records that cannot be decoded are counted in
+ * dead_lettered only), no offsets committed to Kafka. Liveness hears each event at its record's
+ * timestamp and is judged at @p replay->clock_ms. sl_projector_caught_up() is 1 once every
+ * partition was stored up to its end; records past an end are never applied.
+ */
+sl_projector_t *sl_projector_new_replay(const sl_conf_t *conf, const char *store_dir,
+                                        const sl_replay_t *replay, char *errstr,
+                                        size_t errstr_size);
+
 /**
  * @brief Leaves the group (its partitions are revoked) and closes the store. What was committed
  *        stays; a batch in progress is not (there is none between polls).

@@ -278,4 +278,22 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
                                 size_t topic_size, int32_t *partitionp, int64_t *offsetp,
                                 char *errstr, size_t errstr_size);
 
+/**
+ * Called by sl_store_diff() for a node whose stored values differ: @p a / @p b is the node's
+ * value in each store ("nodes" layout: header and body), NULL when the node is only in the
+ * other. Non-zero stops the walk.
+ */
+typedef int(sl_store_diff_cb_t)(const char *node_id, const uint8_t *a, size_t a_len,
+                                const uint8_t *b, size_t b_len, void *opaque);
+
+/**
+ * @brief Walks the nodes of @p a and @p b together in node id order (one read transaction on
+ *        each, the pinned one if pinned) and calls @p cb for every node whose stored bytes
+ *        differ or that only one of them holds. Values are canonical (see the "nodes" layout),
+ *        so equal states are equal bytes. @p samep (may be NULL) counts the equal nodes.
+ * @returns SL_OK, SL_ERR_INVALID_ARG when @p cb stopped it, or a store error.
+ */
+sl_err_t sl_store_diff(sl_store_t *a, sl_store_t *b, sl_store_diff_cb_t *cb, void *opaque,
+                       uint64_t *samep, char *errstr, size_t errstr_size);
+
 #endif

@@ -883,3 +883,74 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
         sl_rtxn_end(s, txn);
         return err;
 }
+
+/* Orders node ids as LMDB's default comparison does: bytewise, a prefix first. */
+static int sl_store_key_cmp(const MDB_val *a, const MDB_val *b)
+{
+        size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+        int c = memcmp(a->mv_data, b->mv_data, n);
+
+        return c ? c : (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
+}
+
+sl_err_t sl_store_diff(sl_store_t *a, sl_store_t *b, sl_store_diff_cb_t *cb, void *opaque,
+                       uint64_t *samep, char *errstr, size_t errstr_size)
+{
+        MDB_txn *ta = NULL, *tb = NULL;
+        MDB_cursor *ca = NULL, *cb_ = NULL;
+        MDB_val ka, va, kb, vb;
+        int ra, rb, rc;
+        uint64_t same = 0;
+        sl_err_t err = SL_OK;
+        char id[1024];
+
+        if ((rc = sl_rtxn(a, &ta)) || (rc = mdb_cursor_open(ta, a->nodes, &ca))) {
+                err = sl_store_mdb_err(a, rc, "reading", errstr, errstr_size);
+                goto done;
+        }
+        if ((rc = sl_rtxn(b, &tb)) || (rc = mdb_cursor_open(tb, b->nodes, &cb_))) {
+                err = sl_store_mdb_err(b, rc, "reading", errstr, errstr_size);
+                goto done;
+        }
+        ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+        rb = mdb_cursor_get(cb_, &kb, &vb, MDB_FIRST);
+        while (!ra || !rb) {
+                int c = ra ? 1 : rb ? -1 : sl_store_key_cmp(&ka, &kb);
+                const MDB_val *k = c <= 0 ? &ka : &kb;
+                size_t len = k->mv_size < sizeof(id) ? k->mv_size : sizeof(id) - 1;
+
+                if (!c && va.mv_size == vb.mv_size && !memcmp(va.mv_data, vb.mv_data, va.mv_size)) {
+                        same++;
+                } else {
+                        memcpy(id, k->mv_data, len);
+                        id[len] = '\0';
+                        if (cb(id, c <= 0 ? va.mv_data : NULL, c <= 0 ? va.mv_size : 0,
+                               c >= 0 ? vb.mv_data : NULL, c >= 0 ? vb.mv_size : 0, opaque)) {
+                                err = SL_ERR_INVALID_ARG;
+                                sl_seterr(errstr, errstr_size, err, "stopped");
+                                goto done;
+                        }
+                }
+                if (c <= 0)
+                        ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+                if (c >= 0)
+                        rb = mdb_cursor_get(cb_, &kb, &vb, MDB_NEXT);
+        }
+        if (ra != MDB_NOTFOUND)
+                err = sl_store_mdb_err(a, ra, "cursor", errstr, errstr_size);
+        else if (rb != MDB_NOTFOUND)
+                err = sl_store_mdb_err(b, rb, "cursor", errstr, errstr_size);
+
+done:
+        if (ca)
+                mdb_cursor_close(ca);
+        if (cb_)
+                mdb_cursor_close(cb_);
+        if (ta)
+                sl_rtxn_end(a, ta);
+        if (tb)
+                sl_rtxn_end(b, tb);
+        if (samep)
+                *samep = same;
+        return err;
+}

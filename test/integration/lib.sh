@@ -8,6 +8,13 @@ not_ok() {
   for line in "$@"; do echo "     $line"; done
 }
 
+# finish: prints the counts and exits 0 if no check failed, 1 otherwise.
+finish() {
+  echo "$passed passed, $failed failed"
+  ((failed == 0))
+  exit $?
+}
+
 # port_free PORT: nothing listens on 127.0.0.1:PORT.
 port_free() {
   [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]] &&

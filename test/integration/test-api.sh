@@ -33,11 +33,6 @@ trap cleanup EXIT
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-  exit $?
-}
 venv=$("${SEERLOG_SOURCE_DIR:?}/scripts/python-env" --path) || { not_ok "python-env"; finish; }
 
 sim() { # SEED DURATION: 300 nodes publishing to $PREFIX.state.{region}.{type}

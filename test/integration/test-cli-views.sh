@@ -32,11 +32,6 @@ trap cleanup EXIT
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-  exit $?
-}
 
 sim() { # SEED: 300 nodes publishing to $PREFIX.state.{region}.{type} for 2 s
   timeout 120 "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 300 --regions 2 --types 3 \

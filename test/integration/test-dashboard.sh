@@ -36,11 +36,6 @@ trap cleanup EXIT
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-  exit $?
-}
 
 CHROMIUM=${SEERLOG_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [[ -z $CHROMIUM || ! -x $CHROMIUM ]]; then

@@ -43,11 +43,6 @@ trap cleanup EXIT
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-  exit $?
-}
 
 # A registry of our own (the unknown schema id must be a registry's 404, not a network error).
 start_registry proj || { not_ok "registry did not start" "$(tail -5 "$TMP/registry.log")"; finish; }

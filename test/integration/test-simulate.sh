@@ -23,11 +23,6 @@ PREFIX="seerlog.test.sim.$$.$(date +%s%N)"
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-  exit $?
-}
 
 timeout 120 "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 200 --regions 3 --types 4 \
   --rate 2000 --duration 3 --seed 42 --silent 5 --flap 5 --restart 5 --progress \

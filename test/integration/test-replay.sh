@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# seerlog replay and seerlog verify against the real broker (issue 7):
+#  - replay --until T1 (a time between two batches of a simulated fleet) ends with exactly the
+#    hash of a projection made at T1, before the second batch existed; replay to now with the
+#    hash of a projection of the whole log; -o json and text agree;
+#  - liveness is judged at --until: an hour after the first batch, every node is dead;
+#  - --serve answers /v1/summary and /v1/nodes/ID with the state as of T1, and SIGTERM exits 0;
+#  - a record that cannot be decoded is counted (bad_records) and the replay goes on;
+#  - verify matches a stopped projector's store, its snapshot, and a store a projector is
+#    writing while verify reads it; it finds a tampered store (a changed node, a node the log
+#    never had): exit 4 with the nodes named, and the snapshot of that store too;
+#  - bad input: unparsable and empty times, no matching topic, a used --store, a missing or
+#    bad projection, an unreachable broker: distinct exit codes, clear messages.
+# Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR.
+# shellcheck disable=SC2015
+set -uo pipefail
+
+SEERLOG=${SEERLOG_BINARY_DIR:?}/cmd/seerlog
+TAMPER=${SEERLOG_BINARY_DIR:?}/test/integration/store_tamper
+BOOTSTRAP=${SEERLOG_TEST_BOOTSTRAP:-$(cat "${SEERLOG_TEST_KAFKA_FILE:?}")}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/seerlog-test-replay.XXXXXX")
+UNIQ="$$.$(date +%s%N)"
+PREFIX="seerlog.test.replay.$UNIQ"
+SIM_PID= PROJ_PID= SERVE_PID=
+cleanup() {
+  for pid in $PROJ_PID $SIM_PID $SERVE_PID; do
+    kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Every seerlog command of the test: our topics only, nothing published besides the state.
+PX=(--bootstrap "$BOOTSTRAP" -X "project.topic.pattern=^${PREFIX//./\\.}\.state\..+"
+  -X schema.mode=fixed -X project.changelog.topic= -X liveness.topic= -X control.topic=
+  -X "dlq.topic=$PREFIX.dlq")
+
+sim() { # SEED DURATION [options]: a fleet publishing to $PREFIX.state.{region}.{type}
+  local seed=$1 duration=$2
+  shift 2
+  timeout 120 "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 80 --regions 2 --types 2 \
+    --rate 1000 --duration "$duration" --seed "$seed" \
+    -X "topic.template=$PREFIX.state.{region}.{type}" -X topic.partitions=3 \
+    -X schema.mode=fixed "$@"
+}
+project() { # STORE GROUP: a projection of the whole log as it is now; prints its hash
+  "$SEERLOG" project "${PX[@]}" --store "$1" --group "$2.$UNIQ" --catch-up 2>>"$TMP/project.err" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["hash"])'
+}
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+now_ms() { date +%s%3N; }
+
+# ---- batch 1, a projection at T1, batch 2 ----
+sim 1 3 >"$TMP/sim1.out" 2>"$TMP/sim1.err" && ok "batch 1 published" ||
+  not_ok "batch 1" "$(tail -3 "$TMP/sim1.err")"
+H1=$(project "$TMP/p1" p1)
+# Record timestamps are the point: T1 lies strictly between the two batches' records.
+sleep 1.1
+T1=$(now_ms)
+sleep 1.1
+sim 1 3 --restart 20 --flap 20 >"$TMP/sim2.out" 2>"$TMP/sim2.err" && ok "batch 2 published" ||
+  not_ok "batch 2" "$(tail -3 "$TMP/sim2.err")"
+H2=$(project "$TMP/p2" p2)
+[[ -n $H1 && -n $H2 && $H1 != "$H2" ]] && ok "the two batches give different states" ||
+  not_ok "projections" "H1=$H1 H2=$H2" "$(tail -5 "$TMP/project.err")"
+
+# ---- replay ----
+out=$("$SEERLOG" replay "${PX[@]}" --until "$T1" -o json 2>"$TMP/err")
+rc=$?
+h=$(jget 'd["hash"]' <<<"$out" 2>/dev/null)
+[[ $rc -eq 0 && $h == "$H1" ]] && ok "replay --until T1 equals the projection made at T1" ||
+  not_ok "replay --until T1: rc $rc hash $h, want $H1" "$out" "$(cat "$TMP/err")"
+nodes=$(jget 'd["summary"]["nodes"]' <<<"$out" 2>/dev/null)
+alive=$(jget 'd["summary"]["liveness"]["alive"]' <<<"$out" 2>/dev/null)
+[[ $nodes == 80 && $alive == 80 ]] && ok "as of T1: 80 nodes, all alive" ||
+  not_ok "as of T1: nodes $nodes alive $alive" "$out"
+iso=$(python3 -c "import datetime; print(datetime.datetime.fromtimestamp($T1/1000, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]+'Z')")
+out=$("$SEERLOG" replay "${PX[@]}" --until "$iso" 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 0 && $out == *"Fleet as of $iso"* && $out == *"hash      $H1"* &&
+  $out == *"nodes     80"* ]] && ok "replay --until RFC3339 prints the summary as text" ||
+  not_ok "replay text: rc $rc" "$out" "$(cat "$TMP/err")"
+
+out=$("$SEERLOG" replay "${PX[@]}" -o json --store "$TMP/r2" 2>"$TMP/err")
+rc=$?
+h=$(jget 'd["hash"]' <<<"$out" 2>/dev/null)
+[[ $rc -eq 0 && $h == "$H2" ]] && ok "replay to now equals the projection of the whole log" ||
+  not_ok "replay to now: rc $rc hash $h, want $H2" "$out" "$(cat "$TMP/err")"
+h=$("$SEERLOG" state hash --store "$TMP/r2" 2>&1)
+[[ $h == "$H2" ]] && ok "--store keeps the replayed store (state hash reads it)" ||
+  not_ok "state hash of the kept store: $h"
+
+# An hour after T1, nobody has been heard from for an hour: all dead (judged at --until).
+out=$("$SEERLOG" replay "${PX[@]}" --until "$((T1 + 3600000))" -o json 2>"$TMP/err")
+dead=$(jget 'd["summary"]["liveness"]["dead"]+d["summary"]["liveness"]["left"]' <<<"$out" 2>/dev/null)
+[[ $dead == 80 ]] && ok "liveness is judged at --until (an hour later: all dead)" ||
+  not_ok "liveness an hour later: dead+left $dead" "$out"
+
+# --serve: the API serves the state as of T1.
+"$SEERLOG" replay "${PX[@]}" --until "$T1" --serve --listen 127.0.0.1:0 >"$TMP/serve.out" \
+  2>"$TMP/serve.err" &
+SERVE_PID=$!
+port=
+for _ in $(seq 300); do
+  port=$(sed -n 's/.*HTTP API on port \([0-9]*\).*/\1/p' "$TMP/serve.err")
+  [[ -n $port ]] && break
+  kill -0 "$SERVE_PID" 2>/dev/null || break
+  sleep 0.1
+done
+n=$(curl -sf "http://127.0.0.1:$port/v1/summary" | jget 'd["nodes"]' 2>/dev/null)
+[[ -n $port && $n == 80 ]] && ok "--serve: /v1/summary has the 80 nodes as of T1" ||
+  not_ok "--serve summary: port '$port' nodes '$n'" "$(cat "$TMP/serve.err")"
+# A node as of T1 is the first batch's, not its latest state.
+node=$(curl -sf "http://127.0.0.1:$port/v1/nodes?limit=1" | jget 'd["nodes"][0]["node_id"]' 2>/dev/null)
+inc_then=$(curl -sf "http://127.0.0.1:$port/v1/nodes/$node" |
+  jget 'd["state"]["incarnation"], d["state"]["seq"]' 2>/dev/null)
+inc_now=$("$SEERLOG" state get "$node" --store "$TMP/r2" 2>/dev/null | jget 'd["incarnation"], d["seq"]')
+[[ -n $inc_then && -n $inc_now && $inc_then != "$inc_now" ]] &&
+  ok "--serve: node $node as of T1 (incarnation, seq $inc_then), not as now ($inc_now)" ||
+  not_ok "--serve node: then '$inc_then' now '$inc_now'"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+rc=$?
+SERVE_PID=
+[[ $rc -eq 0 ]] && ok "--serve exits 0 on SIGTERM" || not_ok "--serve exit code $rc"
+
+# A record that is not an event, in one of our topics: counted, and the replay goes on.
+topic="$PREFIX.state.eu-west.auth"
+printf 'not an event' | kcat -P -b "$BOOTSTRAP" -t "$topic" -k garbage-1 2>"$TMP/err" ||
+  not_ok "kcat" "$(cat "$TMP/err")"
+out=$("$SEERLOG" replay "${PX[@]}" -o json 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 0 && $(jget 'd["bad_records"]' <<<"$out") == 1 && $(jget 'd["hash"]' <<<"$out") == "$H2" ]] &&
+  ok "a bad record is counted (bad_records 1), the state is the same" ||
+  not_ok "bad record: rc $rc" "$out" "$(cat "$TMP/err")"
+
+# ---- verify ----
+project "$TMP/p3" p3 >/dev/null
+out=$("$SEERLOG" verify "${PX[@]}" --store "$TMP/p3" 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 0 && $out == MATCH* ]] && ok "verify: a projector's store matches (exit 0)" ||
+  not_ok "verify store: rc $rc" "$out" "$(cat "$TMP/err")"
+"$SEERLOG" snapshot export "$TMP/p3.snap" --store "$TMP/p3" >/dev/null 2>&1
+out=$("$SEERLOG" verify "${PX[@]}" --snapshot "$TMP/p3.snap" -o json 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 0 && $(jget 'd["match"]' <<<"$out") == True && $(jget 'd["equal"]' <<<"$out") == 80 ]] &&
+  ok "verify: its snapshot matches, 80 nodes equal" ||
+  not_ok "verify snapshot: rc $rc" "$out" "$(cat "$TMP/err")"
+
+# A projector at work: verify reads one consistent view of its store (offsets and nodes).
+"$SEERLOG" project "${PX[@]}" --store "$TMP/p4" --group "p4.$UNIQ" --listen 127.0.0.1:0 \
+  >/dev/null 2>"$TMP/p4.err" &
+PROJ_PID=$!
+sim 2 6 --restart 10 >"$TMP/sim3.out" 2>"$TMP/sim3.err" &
+SIM_PID=$!
+# Until the projector has stored its first batches (before, there is nothing to verify).
+port=$(api_port "$TMP/p4.err" "$PROJ_PID")
+for _ in $(seq 100); do
+  n=$(curl -sf "http://127.0.0.1:$port/v1/summary" | jget 'd["nodes"]' 2>/dev/null)
+  [[ -n $n && $n -gt 0 ]] && break
+  sleep 0.1
+done
+matched=0 tries=0
+# Three verifications while the projector applies the third batch.
+while kill -0 "$SIM_PID" 2>/dev/null && ((tries < 3)); do
+  tries=$((tries + 1))
+  "$SEERLOG" verify "${PX[@]}" --store "$TMP/p4" >"$TMP/v4.out" 2>"$TMP/v4.err" &&
+    matched=$((matched + 1))
+done
+wait "$SIM_PID"
+SIM_PID=
+((tries > 0 && matched == tries)) &&
+  ok "verify beside a running projector: $matched of $tries verifications matched" ||
+  not_ok "verify beside a running projector: $matched of $tries" "$(cat "$TMP/v4.out")" \
+    "$(tail -3 "$TMP/v4.err")"
+kill -TERM "$PROJ_PID"
+wait "$PROJ_PID"
+PROJ_PID=
+
+# Tampering: one node changed, one the log never had.
+node=$("$SEERLOG" state list --store "$TMP/p3" | head -1 | jget 'd["node_id"]')
+"$TAMPER" "$TMP/p3" bump "$node" && "$TAMPER" "$TMP/p3" add ghost-node-1 &&
+  ok "store_tamper changed $node and added ghost-node-1" || not_ok "store_tamper"
+out=$("$SEERLOG" verify "${PX[@]}" --store "$TMP/p3" 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 4 && $out == MISMATCH* && $out == *"$node: different"* && $out == *"status"* &&
+  $out == *"ghost-node-1: only_in_projection"* && $out == *"79 equal, 1 different, 1 only in the projection"* ]] &&
+  ok "verify finds the tampered store: exit 4, both nodes named, the field shown" ||
+  not_ok "verify tampered: rc $rc" "$out" "$(cat "$TMP/err")"
+"$SEERLOG" snapshot export "$TMP/p3t.snap" --store "$TMP/p3" >/dev/null 2>&1
+out=$("$SEERLOG" verify "${PX[@]}" --snapshot "$TMP/p3t.snap" -o json --max-diffs 1 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 4 && $(jget 'd["different"]+d["only_in_projection"]' <<<"$out") == 2 &&
+  $(jget 'len(d["diffs"])' <<<"$out") == 1 ]] &&
+  ok "verify --snapshot of the tampered store: exit 4, 2 counted, --max-diffs 1 shown" ||
+  not_ok "verify tampered snapshot: rc $rc" "$out" "$(cat "$TMP/err")"
+
+# ---- bad input ----
+expect() { # CODE PATTERN NAME -- command...: exit code CODE and PATTERN in its stderr
+  local code=$1 pat=$2 name=$3
+  shift 4
+  "$@" >"$TMP/bad.out" 2>"$TMP/bad.err"
+  local rc=$?
+  [[ $rc -eq $code ]] && grep -q -- "$pat" "$TMP/bad.err" && ok "$name: exit $code" ||
+    not_ok "$name: rc $rc, want $code and '$pat'" "$(cat "$TMP/bad.err")"
+}
+expect 2 "not a time" "replay --until garbage" -- "$SEERLOG" replay "${PX[@]}" --until yesterday
+expect 2 "no such date" "replay --until 2026-02-30" -- "$SEERLOG" replay "${PX[@]}" --until 2026-02-30
+expect 3 "no topic matches" "replay of topics that do not exist" -- \
+  "$SEERLOG" replay "${PX[@]}" --topics "^nope\.$UNIQ\."
+expect 2 "already holds a store" "replay into a used --store" -- \
+  "$SEERLOG" replay "${PX[@]}" --store "$TMP/r2"
+expect 2 "one of them" "verify without a projection" -- "$SEERLOG" verify "${PX[@]}"
+expect 2 "one of them" "verify with both" -- \
+  "$SEERLOG" verify "${PX[@]}" --store "$TMP/p3" --snapshot "$TMP/p3.snap"
+expect 1 "not a store" "verify of a directory that is not a store" -- \
+  "$SEERLOG" verify "${PX[@]}" --store "$TMP"
+printf 'garbage' >"$TMP/bad.snap"
+expect 1 "bad.snap" "verify of a file that is not a snapshot" -- \
+  "$SEERLOG" verify "${PX[@]}" --snapshot "$TMP/bad.snap"
+start=$(now_ms)
+expect 1 "" "replay with an unreachable broker" -- \
+  "$SEERLOG" replay --bootstrap 127.0.0.1:1 --until "$T1"
+((($(now_ms) - start) < 20000)) && ok "... and it gave up within 20 s" ||
+  not_ok "unreachable broker took $(($(now_ms) - start)) ms"
+
+finish
