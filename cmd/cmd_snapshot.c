@@ -30,8 +30,9 @@ const sl_cmd_t sl_cmd_snapshot = {
         "'seerlog snapshot export FILE --store DIR' writes every node's latest state and the\n"
         "Kafka offsets of the projector's store DIR to FILE; 'import' loads such a file into a\n"
         "new store, so a projector starts from it instead of replaying the whole log; 'info'\n"
-        "prints a file's metadata as JSON. The store must not be open in a running projector\n"
-        "(its lock refuses a second process): stop the projector, or export from a copy.\n"
+        "prints a file's metadata as JSON. export opens the store read-only and reads one\n"
+        "committed state of it, so a projector may keep running on it (a backup of a live\n"
+        "store); import needs the store to itself (its lock refuses a running projector).\n"
         "export writes FILE.tmp, fsyncs it and renames it to FILE, and prints one line:\n"
         "  FILE: N nodes, N offsets, N bytes, hash HEX, S.SSS s\n"
         "\n"
@@ -76,6 +77,16 @@ static int sl_snapshot_open(sl_cli_t *cli, int must_exist, sl_store_t **sp)
         snprintf(path, sizeof(path), "%s/data.mdb", dir);
         if (must_exist && stat(path, &st))
                 return sl_cli_fail(cli, "no store in %s (%s: %s)", dir, path, strerror(errno));
+        /* export: read-only, one committed state, beside a running projector. */
+        if (must_exist) {
+                if (sl_store_open_flags(dir, 1, SL_STORE_READONLY, sp, errstr, sizeof(errstr)) ||
+                    sl_store_pin(*sp, errstr, sizeof(errstr))) {
+                        sl_store_close(*sp);
+                        *sp = NULL;
+                        return sl_cli_fail(cli, "%s", errstr);
+                }
+                return SL_EXIT_OK;
+        }
         if (sl_store_open(dir, max_bytes, sp, errstr, sizeof(errstr))) {
                 if (strstr(errstr, "in use by another process"))
                         return sl_cli_fail(cli,

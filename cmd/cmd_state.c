@@ -54,8 +54,8 @@ const sl_cmd_t sl_cmd_state = {
         "An unreachable API or an HTTP error exits 1 with the reason (the API's message); a\n"
         "bad filter value the API refuses exits 2.\n"
         "\n"
-        "From the store (the projector must not be running on it: a store is opened by one\n"
-        "process at a time; --store defaults to store.dir):\n"
+        "From the store (opened read-only, so a projector may be running on it; what is\n"
+        "shown is one committed state of it; --store defaults to store.dir):\n"
         "  hash       the canonical SHA-256 of the node states (offsets left out): two stores\n"
         "             that applied the same events, in any order and with any duplicates,\n"
         "             print the same hash\n"
@@ -103,9 +103,12 @@ static int sl_state_store_run(sl_cli_t *cli)
                 store = sl_conf_get(sl_cli_conf(cli), "store.dir");
         if (!store || !*store)
                 return sl_cli_usage_error(cli, "--store DIR is required (or set store.dir)");
-        if (sl_store_open(store, sl_conf_get_int(sl_cli_conf(cli), "store.max.bytes"), &s, errstr,
-                          sizeof(errstr)))
+        /* Read-only, beside a projector that may be writing it; one consistent view. */
+        if (sl_store_open_flags(store, 1, SL_STORE_READONLY, &s, errstr, sizeof(errstr)) ||
+            sl_store_pin(s, errstr, sizeof(errstr))) {
+                sl_store_close(s);
                 return sl_cli_fail(cli, "%s", errstr);
+        }
         if (!strcmp(what, "hash")) {
                 if ((err = sl_store_hash(s, hash, errstr, sizeof(errstr))))
                         ret = sl_cli_fail(cli, "%s", errstr);
