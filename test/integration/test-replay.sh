@@ -93,6 +93,13 @@ h=$("$SEERLOG" state hash --store "$TMP/r2" 2>&1)
 [[ $h == "$H2" ]] && ok "--store keeps the replayed store (state hash reads it)" ||
   not_ok "state hash of the kept store: $h"
 
+# Progress: on a terminal (script(1) gives the replay one) a line of records, rate and ETA;
+# quiet when stderr is a file.
+grep -q $'\r' "$TMP/err" && not_ok "progress written to a file" || ok "no progress when stderr is a file"
+script -qec "$(printf '%q ' "$SEERLOG" replay "${PX[@]}" -o json)" /dev/null >"$TMP/tty.out" 2>&1
+grep -q 'replayed [0-9,]* of [0-9,]* records ([0-9]*%), [0-9,]*/s, ETA' "$TMP/tty.out" &&
+  ok "progress on a terminal: records, rate, ETA" || not_ok "progress on a terminal" "$(cat -v "$TMP/tty.out" | head -5)"
+
 # An hour after T1, nobody has been heard from for an hour: all dead (judged at --until).
 out=$("$SEERLOG" replay "${PX[@]}" --until "$((T1 + 3600000))" -o json 2>"$TMP/err")
 dead=$(jget 'd["summary"]["liveness"]["dead"]+d["summary"]["liveness"]["left"]' <<<"$out" 2>/dev/null)
