@@ -332,10 +332,12 @@ done:
                 sl_projector_destroy(res.p);
         free(parts);
         sl_range_clear(&range);
-        sl_cli_rmtree(tmp);
         if (ret == SL_EXIT_INTERRUPTED)
                 fprintf(stderr, "seerlog: replay: interrupted%s\n",
-                        store && !tmp[0] ? "; the store is left as far as it got" : "");
+                        tmp[0]  ? " (the temporary store is removed)"
+                        : store ? "; the store is left as far as it got"
+                                : "");
+        sl_cli_rmtree(tmp);
         return ret;
 }
 
