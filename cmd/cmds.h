@@ -9,6 +9,7 @@ extern const sl_cmd_t sl_cmd_config;
 extern const sl_cmd_t sl_cmd_schema;
 extern const sl_cmd_t sl_cmd_publish;
 extern const sl_cmd_t sl_cmd_tail;
+extern const sl_cmd_t sl_cmd_history;
 extern const sl_cmd_t sl_cmd_registry;
 extern const sl_cmd_t sl_cmd_agent;
 extern const sl_cmd_t sl_cmd_simulate;

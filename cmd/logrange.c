@@ -407,7 +407,10 @@ done:
 
 rd_kafka_t *sl_range_consumer(sl_cli_t *cli, const char *client_id, int *exitp)
 {
-        /* No group is joined: librdkafka 2.0.2's rd_kafka_assign() still wants a group.id. */
+        /* No group is joined: librdkafka 2.0.2's rd_kafka_assign() still wants a group.id.
+         * auto.offset.reset: a start offset that retention deleted meanwhile reads on from the
+         * log's new start; librdkafka's default (largest) would jump to the partition's end and
+         * skip all of it without a word. */
         const char *defaults[] = {"client.id",
                                   client_id,
                                   "group.id",
@@ -420,6 +423,8 @@ rd_kafka_t *sl_range_consumer(sl_cli_t *cli, const char *client_id, int *exitp)
                                   "read_committed",
                                   "queued.min.messages",
                                   "1000000",
+                                  "auto.offset.reset",
+                                  "earliest",
                                   NULL};
         rd_kafka_conf_t *conf = sl_cli_kafka_conf(cli, defaults, exitp);
         char errstr[512];

@@ -5,11 +5,12 @@
  *        progress. Used by history, export, replay and verify.
  *
  * Time is the records' Kafka timestamp (the producer's CreateTime: when seerlog's producer
- * handed the event to librdkafka). The stretch [since, until] of a partition runs from the first
- * record with a timestamp at or after since to the last one before the first record with a
- * timestamp after until (Kafka's offsets-for-times: the cut
- * `kafka-consumer-groups --reset-offsets --to-datetime` makes), so a producer's clock that goes
- * backwards cannot make a record count twice or a partition be read out of order.
+ * handed the event to librdkafka). The stretch [since, until) of a partition runs from the first
+ * record with a timestamp at or after since up to, not including, the first record with a
+ * timestamp at or after until (Kafka's offsets-for-times: the cut
+ * `kafka-consumer-groups --reset-offsets --to-datetime` makes). It is a stretch of offsets, so
+ * a producer's clock that goes backwards cannot make a record count twice or a partition be
+ * read out of order; such a record may then lie inside a stretch whose bounds it is outside of.
  */
 #ifndef SL_LOGRANGE_H
 #define SL_LOGRANGE_H

@@ -226,5 +226,28 @@ json_run '{"node_id":"n1","node_type":"seer","region":"eu","status":"sideways"}'
 [ "$rc" -eq 2 ] && [[ "$err" == *"status"* ]] && ok "publish --json: bad status" ||
   not_ok "publish --json: bad status" "rc=$rc" "$err"
 
+# --- history: everything that fails before a broker is contacted ---
+check "help history" 0 out "usage: seerlog history NODE" -- help history
+[[ "$out" == *"murmur2"* && "$out" == *"--all-partitions"* && "$out" == *"[since, until)"* ]] &&
+  ok "help history: the partition, --all-partitions, the half-open range" ||
+  not_ok "help history: the partition, --all-partitions, the half-open range" "$out"
+H=(history --bootstrap 127.0.0.1:1)
+check_usage_error "history without NODE" "expected the node id" "(see 'seerlog help history')" \
+  "${H[@]}"
+check_usage_error "history: invalid node id" 'node id "a/b"' "(see 'seerlog help history')" \
+  "${H[@]}" a/b
+check_usage_error "history: two nodes" "unexpected argument 'n2'" "(see 'seerlog help history')" \
+  "${H[@]}" n1 n2
+check_usage_error "history -o yaml" "-o yaml: expected table or json" \
+  "(see 'seerlog help history')" "${H[@]}" n1 -o yaml
+check_usage_error "history: bad --since" "--since 'soonish'" "(see 'seerlog help history')" \
+  "${H[@]}" n1 --since soonish
+check_usage_error "history: inverted range" "the range is inverted" \
+  "(see 'seerlog help history')" "${H[@]}" n1 --since 2026-01-02 --until 2026-01-01
+check_usage_error "history: empty range" "the range is empty" "(see 'seerlog help history')" \
+  "${H[@]}" n1 --since 2026-01-01 --until 2026-01-01T00:00:00Z
+check_usage_error "history: bad --topics" "is not a regular expression" \
+  "(see 'seerlog help history')" "${H[@]}" n1 --topics '('
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
