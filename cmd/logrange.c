@@ -55,6 +55,26 @@ static sl_err_t sl_range_match(const struct rd_kafka_metadata *md, const regex_t
         return SL_OK;
 }
 
+/* @returns the error of the first matching topic (or of one of its partitions) whose metadata
+ * is not usable yet, naming it in *badp; 0 when there is none. */
+static rd_kafka_resp_err_t sl_range_md_error(const struct rd_kafka_metadata *md, const regex_t *re,
+                                             const char **badp)
+{
+        for (int i = 0; i < md->topic_cnt; i++) {
+                const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+
+                if (!strncmp(mt->topic, "__", 2) || regexec(re, mt->topic, 0, NULL, 0))
+                        continue;
+                *badp = mt->topic;
+                if (mt->err)
+                        return mt->err;
+                for (int j = 0; j < mt->partition_cnt; j++)
+                        if (mt->partitions[j].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+                                return mt->partitions[j].err;
+        }
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 static const struct rd_kafka_metadata_topic *sl_range_md_topic(const struct rd_kafka_metadata *md,
                                                                const char *topic)
 {
@@ -141,15 +161,34 @@ sl_err_t sl_range_resolve(rd_kafka_t *rk, const char *regex, int64_t since_ms, i
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "'%s' is not a regular expression: %s", regex, why);
         }
-        if ((kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
-                err = sl_seterr(errstr, errstr_size,
-                                kerr == RD_KAFKA_RESP_ERR__TRANSPORT ||
-                                        kerr == RD_KAFKA_RESP_ERR__TIMED_OUT
-                                    ? SL_ERR_TIMEOUT
-                                    : SL_ERR_KAFKA,
-                                "getting the topics from the brokers: %s", rd_kafka_err2str(kerr));
+        for (int64_t deadline = sl_range_mono_ms() + timeout_ms;;) {
+                const char *bad = NULL;
+                int64_t left = deadline - sl_range_mono_ms();
+
+                if ((kerr = rd_kafka_metadata(rk, 1, NULL, &md, left > 0 ? (int)left : 1))) {
+                        err = sl_seterr(errstr, errstr_size,
+                                        kerr == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                                                kerr == RD_KAFKA_RESP_ERR__TIMED_OUT
+                                            ? SL_ERR_TIMEOUT
+                                            : SL_ERR_KAFKA,
+                                        "getting the topics from the brokers: %s",
+                                        rd_kafka_err2str(kerr));
+                        md = NULL;
+                        goto done;
+                }
+                /* A matching topic without its metadata yet (just created, a leader being
+                 * elected) is waited for, not silently left out of the range. */
+                if (!(kerr = sl_range_md_error(md, &re, &bad)))
+                        break;
+                if (sl_range_mono_ms() >= deadline) {
+                        err =
+                            sl_seterr(errstr, errstr_size, SL_ERR_KAFKA, "topic %s: %s (for %d s)",
+                                      bad, rd_kafka_err2str(kerr), timeout_ms / 1000);
+                        goto done;
+                }
+                rd_kafka_metadata_destroy(md);
                 md = NULL;
-                goto done;
+                usleep(250 * 1000);
         }
         if ((err = sl_range_match(md, &re, range, errstr, errstr_size)))
                 goto done;
