@@ -22,5 +22,6 @@ extern const sl_cmd_t sl_cmd_watch;
 extern const sl_cmd_t sl_cmd_top;
 extern const sl_cmd_t sl_cmd_replay;
 extern const sl_cmd_t sl_cmd_verify;
+extern const sl_cmd_t sl_cmd_export;
 
 #endif

@@ -299,7 +299,8 @@ void sl_progress_update(sl_progress_t *pr, int64_t done, int64_t total)
         char a[32], b[32], c[32];
         double rate;
 
-        if (!pr || !pr->enabled || now - pr->last_ms < 250)
+        /* Not in the first 250 ms either: a rate over a few ms says nothing (an ETA of 3000 s). */
+        if (!pr || !pr->enabled || now - pr->last_ms < 250 || now - pr->started_ms < 250)
                 return;
         pr->last_ms = now;
         el = now - pr->started_ms;

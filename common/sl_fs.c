@@ -74,3 +74,24 @@ fail:
         free(lock);
         return err;
 }
+
+sl_err_t sl_write_all(int fd, const void *data, size_t len, int64_t *bytesp, char *errstr,
+                      size_t errstr_size)
+{
+        const uint8_t *p = data;
+
+        while (len) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_IO, "writing: %s",
+                                         strerror(errno));
+                p += n;
+                len -= (size_t)n;
+                if (bytesp)
+                        *bytesp += n;
+        }
+        return SL_OK;
+}

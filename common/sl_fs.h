@@ -19,6 +19,13 @@ int sl_mkdirs(const char *path);
  */
 sl_err_t sl_dir_lock(const char *what, const char *dir, int *fdp, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Writes all @p len bytes of @p data to @p fd (retrying short writes and EINTR) and adds
+ *        what was written to *@p bytesp (may be NULL). @returns SL_OK or SL_ERR_IO.
+ */
+sl_err_t sl_write_all(int fd, const void *data, size_t len, int64_t *bytesp, char *errstr,
+                      size_t errstr_size);
+
 static inline void sl_be64(uint8_t *p, uint64_t v)
 {
         for (int i = 7; i >= 0; i--, v >>= 8)

@@ -539,6 +539,16 @@ const char *sl_event_schema_text(void)
         return sl_node_state_avsc;
 }
 
+int sl_buf_append(sl_buf_t *buf, const void *data, size_t len)
+{
+        if (buf->len + len < buf->len || sl_buf_reserve(buf, buf->len + len))
+                return -1;
+        if (len)
+                memcpy(buf->data + buf->len, data, len);
+        buf->len += len;
+        return 0;
+}
+
 int sl_buf_reserve(sl_buf_t *buf, size_t cap)
 {
         size_t ncap = buf->cap ? buf->cap : 512;

@@ -195,6 +195,8 @@ typedef struct {
 void sl_buf_free(sl_buf_t *buf);
 /** Makes @p buf hold at least @p cap bytes (contents kept). @returns 0, or -1 out of memory. */
 int sl_buf_reserve(sl_buf_t *buf, size_t cap);
+/** Appends @p len bytes of @p data to @p buf. @returns 0, or -1 out of memory. */
+int sl_buf_append(sl_buf_t *buf, const void *data, size_t len);
 
 typedef struct sl_codec_s sl_codec_t;
 

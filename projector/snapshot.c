@@ -1,7 +1,7 @@
 /*
  * Snapshots of the store as Avro Object Container Files (sl_snapshot.h).
  *
- * Written by hand rather than with Avro C's file writer, which cannot add metadata of its own
+ * Written with sl_ocf.h rather than Avro C's file writer, which cannot add metadata of its own
  * (seerlog.offsets, seerlog.hash, ...). The record bodies come from the store's node states
  * re-encoded with the library's codec (the same canonical bytes the store holds).
  *
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,12 +26,12 @@
 #include <zlib.h>
 
 #include "sl_fs.h"
+#include "sl_ocf.h"
 #include "sl_schema.h"
 #include "sl_schema_tree.h"
 #include "sl_snapshot.h"
 
-#define SL_OCF_MAGIC     "Obj\x01"
-#define SL_OCF_SYNC_SIZE 16
+#define SL_OCF_MAGIC "Obj\x01"
 
 /* The import codec: the library's own schema under 1, the file's schema under 2. */
 #define SL_SNAP_OWN_ID  1
@@ -73,117 +72,29 @@ static int64_t sl_snap_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- Avro binary into a buffer ---- */
-
-static int sl_buf_put(sl_buf_t *b, const void *data, size_t len)
-{
-        if (b->len + len < b->len || sl_buf_reserve(b, b->len + len))
-                return -1;
-        if (len)
-                memcpy(b->data + b->len, data, len);
-        b->len += len;
-        return 0;
-}
-
-static int sl_buf_put_long(sl_buf_t *b, int64_t v)
-{
-        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-        uint8_t tmp[10];
-        size_t n = 0;
-
-        do {
-                tmp[n] = (uint8_t)(z & 0x7f);
-                z >>= 7;
-                if (z)
-                        tmp[n] |= 0x80;
-                n++;
-        } while (z);
-        return sl_buf_put(b, tmp, n);
-}
-
-/* An Avro string or bytes: long length, then the bytes. */
-static int sl_buf_put_bytes(sl_buf_t *b, const void *data, size_t len)
-{
-        return sl_buf_put_long(b, (int64_t)len) || sl_buf_put(b, data, len) ? -1 : 0;
-}
-
-/* One entry of the metadata map: a string key and a bytes value. */
-static int sl_buf_put_meta(sl_buf_t *b, const char *key, const char *value)
-{
-        return sl_buf_put_bytes(b, key, strlen(key)) || sl_buf_put_bytes(b, value, strlen(value))
-                   ? -1
-                   : 0;
-}
-
 /* ---- Export ---- */
 
 typedef struct {
         const char *tmp;
-        int fd;
+        sl_ocf_writer_t *ocf;
         sl_codec_t *codec;
-        sl_buf_t enc;   /* one record, wire format */
-        sl_buf_t block; /* the records of the current block */
-        sl_buf_t head;  /* count and size of the current block */
-        int64_t block_cnt;
-        int64_t written;
-        int64_t bytes;
-        uint8_t sync[SL_OCF_SYNC_SIZE];
+        sl_buf_t enc; /* one record, wire format */
         char *errstr;
         size_t errstr_size;
 } sl_snap_writer_t;
 
-static sl_err_t sl_snap_write(sl_snap_writer_t *w, const void *data, size_t len)
-{
-        const uint8_t *p = data;
-
-        while (len) {
-                ssize_t n = write(w->fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return sl_seterr(w->errstr, w->errstr_size, SL_ERR_IO, "writing %s: %s",
-                                         w->tmp, strerror(errno));
-                p += n;
-                len -= (size_t)n;
-                w->bytes += n;
-        }
-        return SL_OK;
-}
-
-static sl_err_t sl_snap_flush_block(sl_snap_writer_t *w)
-{
-        sl_err_t err;
-
-        if (!w->block_cnt)
-                return SL_OK;
-        w->head.len = 0;
-        if (sl_buf_put_long(&w->head, w->block_cnt) ||
-            sl_buf_put_long(&w->head, (int64_t)w->block.len))
-                return sl_seterr(w->errstr, w->errstr_size, SL_ERR_NOMEM, "out of memory");
-        if ((err = sl_snap_write(w, w->head.data, w->head.len)) ||
-            (err = sl_snap_write(w, w->block.data, w->block.len)) ||
-            (err = sl_snap_write(w, w->sync, SL_OCF_SYNC_SIZE)))
-                return err;
-        w->block.len = 0;
-        w->block_cnt = 0;
-        return SL_OK;
-}
-
 static int sl_snap_walk_cb(const char *node_id, const sl_event_t *ev, void *opaque)
 {
         sl_snap_writer_t *w = opaque;
+        char detail[512];
         sl_err_t err;
 
         if ((err = sl_codec_encode(w->codec, ev, &w->enc, w->errstr, w->errstr_size)))
                 return (int)err;
-        if (sl_buf_put(&w->block, w->enc.data + SL_WIRE_HEADER_SIZE,
-                       w->enc.len - SL_WIRE_HEADER_SIZE))
-                return (int)sl_seterr(w->errstr, w->errstr_size, SL_ERR_NOMEM, "out of memory");
-        w->block_cnt++;
-        w->written++;
-        if (w->block_cnt >= SL_SNAPSHOT_BLOCK_RECORDS || w->block.len >= SL_SNAPSHOT_BLOCK_BYTES)
-                return (int)sl_snap_flush_block(w);
+        if ((err = sl_ocf_append(w->ocf, w->enc.data + SL_WIRE_HEADER_SIZE,
+                                 w->enc.len - SL_WIRE_HEADER_SIZE, detail, sizeof(detail))) ||
+            (err = sl_ocf_record_end(w->ocf, detail, sizeof(detail))))
+                return (int)sl_seterr(w->errstr, w->errstr_size, err, "%s: %s", w->tmp, detail);
         return 0;
 }
 
@@ -255,13 +166,12 @@ static sl_err_t sl_snap_sync_dir(const char *path, char *errstr, size_t errstr_s
 sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t *info, char *errstr,
                             size_t errstr_size)
 {
-        sl_snap_writer_t w = {.fd = -1, .errstr = errstr, .errstr_size = errstr_size};
+        sl_snap_writer_t w = {.errstr = errstr, .errstr_size = errstr_size};
         sl_snapshot_info_t mine;
-        sl_buf_t hdr = {0};
-        char *tmp = NULL, *offsets = NULL, num[32], created[32];
+        char *tmp = NULL, *offsets = NULL, num[32], created[32], detail[512];
         int64_t nodes = (int64_t)sl_store_node_count(s);
         size_t plen;
-        int made_tmp = 0;
+        int made_tmp = 0, fd = -1;
         sl_err_t err;
 
         sl_snap_info_init(&mine);
@@ -297,55 +207,58 @@ sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t 
                 err = SL_ERR_SCHEMA;
                 goto fail;
         }
-        if (getrandom(w.sync, sizeof(w.sync), 0) != (ssize_t)sizeof(w.sync)) {
-                err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "getrandom: %s", strerror(errno));
-                goto fail;
-        }
-
         snprintf(num, sizeof(num), "%" PRId64, nodes);
         snprintf(created, sizeof(created), "%" PRId64, mine.created_ms);
-        if (sl_buf_put(&hdr, SL_OCF_MAGIC, 4) || sl_buf_put_long(&hdr, 6) ||
-            sl_buf_put_meta(&hdr, "avro.schema", mine.schema) ||
-            sl_buf_put_meta(&hdr, "avro.codec", mine.codec) ||
-            sl_buf_put_meta(&hdr, "seerlog.offsets", offsets) ||
-            sl_buf_put_meta(&hdr, "seerlog.nodes", num) ||
-            sl_buf_put_meta(&hdr, "seerlog.hash", mine.hash) ||
-            sl_buf_put_meta(&hdr, "seerlog.created_ms", created) || sl_buf_put_long(&hdr, 0) ||
-            sl_buf_put(&hdr, w.sync, sizeof(w.sync))) {
-                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                goto fail;
-        }
 
-        if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "creating %s: %s", tmp,
                                 strerror(errno));
                 goto fail;
         }
         made_tmp = 1;
-        if ((err = sl_snap_write(&w, hdr.data, hdr.len)))
+        {
+                const char *meta[] = {"seerlog.offsets",
+                                      offsets,
+                                      "seerlog.nodes",
+                                      num,
+                                      "seerlog.hash",
+                                      mine.hash,
+                                      "seerlog.created_ms",
+                                      created,
+                                      NULL};
+
+                if ((err = sl_ocf_writer_new(fd, mine.schema, SL_OCF_CODEC_NULL, meta,
+                                             SL_SNAPSHOT_BLOCK_RECORDS, SL_SNAPSHOT_BLOCK_BYTES,
+                                             &w.ocf, detail, sizeof(detail)))) {
+                        err = sl_seterr(errstr, errstr_size, err, "%s: %s", tmp, detail);
+                        goto fail;
+                }
+        }
+        if ((err = sl_store_walk(s, sl_snap_walk_cb, &w, errstr, errstr_size)))
                 goto fail;
-        if ((err = sl_store_walk(s, sl_snap_walk_cb, &w, errstr, errstr_size)) ||
-            (err = sl_snap_flush_block(&w)))
+        if ((err = sl_ocf_flush(w.ocf, detail, sizeof(detail)))) {
+                err = sl_seterr(errstr, errstr_size, err, "%s: %s", tmp, detail);
                 goto fail;
-        if (w.written != nodes) {
+        }
+        if (sl_ocf_records(w.ocf) != nodes) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO,
                                 "store %s: walked %" PRId64 " nodes but counted %" PRId64
                                 " (written to while exporting?)",
-                                sl_store_dir(s), w.written, nodes);
+                                sl_store_dir(s), sl_ocf_records(w.ocf), nodes);
                 goto fail;
         }
-        if (fsync(w.fd)) {
+        if (fsync(fd)) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "syncing %s: %s", tmp,
                                 strerror(errno));
                 goto fail;
         }
-        if (close(w.fd)) {
-                w.fd = -1;
+        if (close(fd)) {
+                fd = -1;
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "closing %s: %s", tmp,
                                 strerror(errno));
                 goto fail;
         }
-        w.fd = -1;
+        fd = -1;
         if (rename(tmp, path)) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "renaming %s to %s: %s", tmp, path,
                                 strerror(errno));
@@ -355,13 +268,13 @@ sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t 
         /* The file is complete under its name; a failed directory sync only risks losing the
          * rename in a crash, which is reported but leaves nothing to clean up. */
         err = sl_snap_sync_dir(path, errstr, errstr_size);
-        mine.nodes = w.written;
-        mine.bytes = w.bytes;
+        mine.nodes = sl_ocf_records(w.ocf);
+        mine.bytes = sl_ocf_bytes(w.ocf);
         goto done;
 
 fail:
-        if (w.fd >= 0)
-                close(w.fd);
+        if (fd >= 0)
+                close(fd);
         if (made_tmp)
                 unlink(tmp);
 done:
@@ -369,11 +282,9 @@ done:
                 *info = mine;
         else
                 sl_snapshot_info_clear(&mine);
+        sl_ocf_writer_free(w.ocf);
         sl_codec_destroy(w.codec);
         sl_buf_free(&w.enc);
-        sl_buf_free(&w.block);
-        sl_buf_free(&w.head);
-        sl_buf_free(&hdr);
         free(offsets);
         free(tmp);
         return err;
@@ -910,7 +821,7 @@ static sl_err_t sl_snap_hash_node(sl_snap_import_t *im, const char *where)
                                  "file with seerlog.hash has its nodes in order, each once",
                                  r->path, where, ev->node_id);
         im->prev.len = 0;
-        if (sl_buf_put(&im->prev, ev->node_id, klen))
+        if (sl_buf_append(&im->prev, ev->node_id, klen))
                 return sl_seterr(r->errstr, r->errstr_size, SL_ERR_NOMEM, "out of memory");
         if ((err = sl_codec_encode(im->codec, ev, &im->enc, r->errstr, r->errstr_size)))
                 return err;

@@ -93,12 +93,6 @@ h=$("$SEERLOG" state hash --store "$TMP/r2" 2>&1)
 [[ $h == "$H2" ]] && ok "--store keeps the replayed store (state hash reads it)" ||
   not_ok "state hash of the kept store: $h"
 
-# Progress: on a terminal (script(1) gives the replay one) a line of records, rate and ETA;
-# quiet when stderr is a file.
-grep -q $'\r' "$TMP/err" && not_ok "progress written to a file" || ok "no progress when stderr is a file"
-script -qec "$(printf '%q ' "$SEERLOG" replay "${PX[@]}" -o json)" /dev/null >"$TMP/tty.out" 2>&1
-grep -q 'replayed [0-9,]* of [0-9,]* records ([0-9]*%), [0-9,]*/s, ETA' "$TMP/tty.out" &&
-  ok "progress on a terminal: records, rate, ETA" || not_ok "progress on a terminal" "$(cat -v "$TMP/tty.out" | head -5)"
 
 # An hour after T1, nobody has been heard from for an hour: all dead (judged at --until).
 out=$("$SEERLOG" replay "${PX[@]}" --until "$((T1 + 3600000))" -o json 2>"$TMP/err")
@@ -164,6 +158,16 @@ rc=$?
 [[ -n $left && $rc -eq 130 && -z $(ls "$TMP/tmpdir") ]] && grep -q "interrupted (the temporary store is removed)" "$TMP/int.err" &&
   ok "a batch waiting for the registry is retried, not skipped; SIGINT: exit 130, store removed" ||
   not_ok "interrupted replay: rc $rc, store dir '$left', left after: $(ls "$TMP/tmpdir")" "$(cat "$TMP/int.err")"
+
+grep -q $'\r' "$TMP/int.err" && not_ok "progress written to a file" "$(cat -v "$TMP/int.err")" ||
+  ok "no progress line when stderr is a file (that replay ran for seconds)"
+# Progress: on a terminal (script(1) gives the replay one), once the work takes longer than a
+# moment (this replay waits for the registry until timeout stops it), a line of records, rate
+# and ETA.
+script -qec "$(printf '%q ' timeout -s INT 2 "$SEERLOG" replay "${PX[@]}" --topics "^${utopic//./\\.}\$" \
+  -X registry.url=http://127.0.0.1:1)" /dev/null >"$TMP/tty.out" 2>&1
+grep -q 'replayed [0-9,]* of [0-9,]* records ([0-9]*%), [0-9,]*/s, ETA' "$TMP/tty.out" &&
+  ok "progress on a terminal: records, rate, ETA" || not_ok "progress on a terminal" "$(cat -v "$TMP/tty.out" | head -5)"
 
 # ---- verify ----
 project "$TMP/p3" p3 >/dev/null
