@@ -298,12 +298,19 @@ static int sl_replay_cmd(sl_cli_t *cli)
         }
         if (json) {
                 json_t *o = json_pack(
-                    "{s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:s, s:s?, s:O}", "as_of", as_of,
-                    "as_of_ms", (json_int_t)clock_ms, "records", (json_int_t)res.st.consumed,
-                    "partitions", (int)range.part_cnt, "topics", (int)range.topic_cnt, "applied",
-                    (json_int_t)res.st.applied, "ignored", (json_int_t)res.st.ignored,
-                    "bad_records", (json_int_t)res.st.dead_lettered, "ms", (json_int_t)res.ms,
-                    "hash", hash, "store", tmp[0] ? NULL : store, "summary", sum);
+                    "{s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
+                    "s:s, s:s?, s:O}",
+                    "as_of", as_of, "as_of_ms", (json_int_t)clock_ms, "records",
+                    (json_int_t)res.st.consumed, "partitions", (int)range.part_cnt, "topics",
+                    (int)range.topic_cnt, "applied", (json_int_t)res.st.applied, "ignored",
+                    (json_int_t)res.st.ignored, "bad_records", (json_int_t)res.st.dead_lettered,
+                    "ms", (json_int_t)res.ms, "time_ms", "poll",
+                    (json_int_t)(res.st.poll_us / 1000), "read",
+                    (json_int_t)(res.st.read_us / 1000), "wait",
+                    (json_int_t)(res.st.wait_us / 1000), "write",
+                    (json_int_t)(res.st.write_us / 1000), "commit",
+                    (json_int_t)(res.st.commit_us / 1000), "hash", hash, "store",
+                    tmp[0] ? NULL : store, "summary", sum);
 
                 if (!o || json_dumpf(o, stdout, JSON_COMPACT) || puts("") == EOF)
                         ret = sl_cli_fail(cli, "writing the summary failed");
