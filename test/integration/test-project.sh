@@ -117,14 +117,15 @@ n=$("$SEERLOG" state list --store "$TMP/a" | wc -l)
 # The store is locked while a projector has it open.
 proj "$TMP/a" a >/dev/null 2>"$TMP/lockproj.err" &
 PROJ_PID=$!
-# (Only once it has the store: a `state hash` running at the moment it opens the store would
-# make the projector the one refused.)
+# (Only once it has the store: a second projector starting at the moment it opens the store
+# would make the first one the one refused.)
 for _ in $(seq 300); do
   grep -q "seerlog: project: store" "$TMP/lockproj.err" 2>/dev/null && break
   kill -0 "$PROJ_PID" 2>/dev/null || break
   sleep 0.1
 done
-"$SEERLOG" state hash --store "$TMP/a" >/dev/null 2>"$TMP/lock.err"
+# A second projector on it is refused (readers such as `state hash` open it read-only).
+(PROJ_TIMEOUT=1 proj "$TMP/a" a2 --catch-up) >/dev/null 2>"$TMP/lock.err"
 grep -q "in use by another process" "$TMP/lock.err" && ok "a store in use is refused, saying so" ||
   not_ok "store lock" "$(cat "$TMP/lock.err")" "projector: $(tail -5 "$TMP/lockproj.err")"
 kill "$PROJ_PID"
