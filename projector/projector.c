@@ -57,6 +57,7 @@ typedef struct {
         int64_t src_offset;
         sl_event_kind_t kind;
         sl_node_status_t status;
+        sl_source_t source;
         int64_t rec_ms; /**< The record's timestamp (a replay's liveness clock). */
         int applied;    /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
@@ -1305,8 +1306,8 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         if ((err = sl_store_value(p->store, ev, &b->arena, errstr, errstr_size)))
                 return err;
         val_len = b->arena.len - start;
-        if (pe &&
-            (ev->incarnation < pe->inc || (ev->incarnation == pe->inc && ev->seq <= pe->seq))) {
+        if (pe && !sl_store_supersedes(ev->incarnation, ev->seq, ev->source, pe->inc, pe->seq,
+                                       pe->source, pe->status)) {
                 b->arena.len = start; /* stale next to the batch's pending event */
                 return SL_ERR_NOT_FOUND;
         }
@@ -1344,6 +1345,7 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         pe->time_ms = ev->event_time_ms;
         pe->kind = ev->kind;
         pe->status = ev->status;
+        pe->source = ev->source;
         pe->src_topic = pt->topic;
         pe->src_partition = pt->partition;
         pe->src_offset = offset;
@@ -1584,7 +1586,8 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                 int done = 0;
 
                 /* The store failing (e.g. full) is not the record's fault. */
-                if (sl_store_put(txn, id, pe->id_len, val, pe->val_len, &done, errstr, errstr_size))
+                if (sl_store_put(txn, id, pe->id_len, val, pe->val_len, pe->source, &done, errstr,
+                                 errstr_size))
                         goto fail;
                 pe->applied = done;
                 if (!done) {

@@ -20,6 +20,11 @@
  * Ordering: an event replaces a node's state only if it is newer: the node has no state yet, or
  * the event's incarnation is greater, or it is equal and its seq is greater. Duplicates and
  * stale events are ignored, so replaying a topic from any earlier offset is harmless.
+ * One exception, for nodes moving from the bridge (`seerlog bridge`, source bridge) to their
+ * own agent (any other source: native), so that such a node never flaps between the two
+ * (sl_store_supersedes()): a bridged event never replaces a native state unless the node left
+ * (status left: the agent was removed, the bridge speaks for it again), and a native event
+ * always replaces a bridged state, whatever their incarnations.
  *
  * Transactions: writes go through one write transaction at a time (sl_store_begin()), which
  * ends in sl_store_commit() (durable: LMDB syncs on commit) or sl_store_abort(). Reads
@@ -132,18 +137,40 @@ sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char
                         size_t errstr_size);
 
 /**
+ * @returns 1 when an event (@p inc, @p seq, @p source) replaces a node's state (@p s_inc,
+ *          @p s_seq, @p s_source, @p s_status), 0 when it is a duplicate, stale, or a bridged
+ *          event for a node that speaks for itself (see Ordering). The store's guard and the
+ *          projector's coalescing of a batch both decide by it.
+ */
+static inline int sl_store_supersedes(int64_t inc, int64_t seq, sl_source_t source, int64_t s_inc,
+                                      int64_t s_seq, sl_source_t s_source,
+                                      sl_node_status_t s_status)
+{
+        int bridged = source == SL_SOURCE_BRIDGE, s_bridged = s_source == SL_SOURCE_BRIDGE;
+
+        if (bridged && !s_bridged)
+                return s_status == SL_STATUS_LEFT;
+        if (!bridged && s_bridged)
+                return 1;
+        return inc > s_inc || (inc == s_inc && seq > s_seq);
+}
+
+/**
  * @brief Stores @p value, made by sl_store_value() from an event of node @p node_id
- *        (@p id_len bytes), as that node's state if it is newer (see Ordering).
+ *        (@p id_len bytes) whose source is @p source, as that node's state if it supersedes
+ *        the stored one (see Ordering).
  *
  * sl_store_apply() is sl_store_value() and this. Puts in ascending node id order cost less:
- * LMDB's pages along the way stay in the cache.
+ * LMDB's pages along the way stay in the cache. Deciding between a bridged and a native state
+ * reads the stored state's source and status (a decode, on the bridged path only).
  *
  * @param appliedp set to 1 if stored, 0 if the event is a duplicate or stale and was ignored.
  * @returns SL_ERR_INVALID_ARG when @p value does not start with a value header; after other
  *          errors (e.g. the store is full) the transaction must be aborted.
  */
 sl_err_t sl_store_put(sl_store_txn_t *txn, const char *node_id, size_t id_len, const uint8_t *value,
-                      size_t value_len, int *appliedp, char *errstr, size_t errstr_size);
+                      size_t value_len, sl_source_t source, int *appliedp, char *errstr,
+                      size_t errstr_size);
 
 /**
  * @brief Records that @p topic / @p partition is to be read from @p next_offset on.

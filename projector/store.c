@@ -50,9 +50,15 @@ struct sl_store_s {
         sl_buf_t val;        /**< A stored value, reused by sl_store_apply(). */
         sl_buf_t dec;        /**< Header + stored body for sl_codec_decode(), reused. */
         sl_event_t *walk_ev; /**< The event sl_store_walk() hands to its callback. */
-        sl_store_txn_t txn;  /**< The one write transaction, reused. */
-        int rdonly;          /**< Opened with SL_STORE_READONLY. */
-        MDB_txn *pinned;     /**< sl_store_pin()'s read transaction; NULL: none. */
+        /* The write transaction's own decoding (sl_store_put() reading a stored state's source
+         * and status), apart from codec, which sl_store_value() may use meanwhile. Made when
+         * first needed. */
+        sl_codec_t *wcodec;
+        sl_buf_t wdec;
+        sl_event_t *wev;
+        sl_store_txn_t txn; /**< The one write transaction, reused. */
+        int rdonly;         /**< Opened with SL_STORE_READONLY. */
+        MDB_txn *pinned;    /**< sl_store_pin()'s read transaction; NULL: none. */
 };
 
 /* A read transaction: the pinned one (sl_store_pin()) or a new one. */
@@ -184,6 +190,9 @@ void sl_store_close(sl_store_t *s)
                 close(s->lock_fd); /* releases the flock */
         sl_codec_destroy(s->codec);
         sl_event_destroy(s->walk_ev);
+        sl_codec_destroy(s->wcodec);
+        sl_buf_free(&s->wdec);
+        sl_event_destroy(s->wev);
         sl_buf_free(&s->enc);
         sl_buf_free(&s->dec);
         sl_buf_free(&s->val);
@@ -325,7 +334,7 @@ static sl_err_t sl_store_decode_with(const sl_store_t *s, sl_codec_t *codec, sl_
         memcpy(dec->data + SL_WIRE_HEADER_SIZE, (const uint8_t *)v->mv_data + SL_STORE_NODE_HDR,
                body_len);
         dec->len = SL_WIRE_HEADER_SIZE + body_len;
-        err = sl_codec_decode(s->codec, dec->data, dec->len, ev, why, sizeof(why));
+        err = sl_codec_decode(codec, dec->data, dec->len, ev, why, sizeof(why));
         if (err) {
                 sl_event_reset(ev);
                 return sl_store_corrupt(s, k, why, errstr, errstr_size);
@@ -377,8 +386,28 @@ sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char
         return SL_OK;
 }
 
+/* The source and status of the stored state @p v of node @p k (the write transaction's
+ * decode). */
+static sl_err_t sl_store_origin(sl_store_t *s, const MDB_val *k, const MDB_val *v,
+                                sl_source_t *sourcep, sl_node_status_t *statusp, char *errstr,
+                                size_t errstr_size)
+{
+        sl_err_t err;
+
+        if (!s->wcodec && !(s->wcodec = sl_codec_new(SL_STORE_CODEC_ID, errstr, errstr_size)))
+                return SL_ERR_SCHEMA;
+        if (!s->wev && !(s->wev = sl_event_new()))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        if ((err = sl_store_decode_with(s, s->wcodec, &s->wdec, k, v, s->wev, errstr, errstr_size)))
+                return err;
+        *sourcep = s->wev->source;
+        *statusp = s->wev->status;
+        return SL_OK;
+}
+
 sl_err_t sl_store_put(sl_store_txn_t *t, const char *node_id, size_t id_len, const uint8_t *value,
-                      size_t value_len, int *appliedp, char *errstr, size_t errstr_size)
+                      size_t value_len, sl_source_t source, int *appliedp, char *errstr,
+                      size_t errstr_size)
 {
         sl_store_t *s = t->s;
         MDB_val k = {id_len, (void *)node_id}, kq, v, nv = {value_len, (void *)value};
@@ -403,8 +432,23 @@ sl_err_t sl_store_put(sl_store_txn_t *t, const char *node_id, size_t id_len, con
                 if (sl_store_node_hdr(&v, &inc, &seq, &time_ms))
                         return sl_store_corrupt(s, &k, "bad size or format version", errstr,
                                                 errstr_size);
-                if (new_inc < inc || (new_inc == inc && new_seq <= seq))
-                        return SL_OK; /* a duplicate or stale: the stored state is as new */
+                int newer = new_inc > inc || (new_inc == inc && new_seq > seq);
+
+                /* Bridged or not decides first (Ordering): the stored state's source is read
+                 * for a bridged event, and for a native one the numbers call stale. */
+                if (source == SL_SOURCE_BRIDGE || !newer) {
+                        sl_source_t s_source = SL_SOURCE_UNKNOWN;
+                        sl_node_status_t s_status = SL_STATUS_UNKNOWN;
+                        sl_err_t err;
+
+                        if ((err = sl_store_origin(s, &k, &v, &s_source, &s_status, errstr,
+                                                   errstr_size)))
+                                return err;
+                        newer = sl_store_supersedes(new_inc, new_seq, source, inc, seq, s_source,
+                                                    s_status);
+                }
+                if (!newer)
+                        return SL_OK; /* a duplicate or stale: the stored state stays */
                 flags = MDB_CURRENT;
         }
         if ((rc = mdb_cursor_put(t->cur, &k, &nv, flags)))
@@ -428,8 +472,8 @@ sl_err_t sl_store_apply(sl_store_txn_t *t, const sl_event_t *ev, int *appliedp, 
         s->val.len = 0;
         if ((err = sl_store_value(s, ev, &s->val, errstr, errstr_size)))
                 return err;
-        return sl_store_put(t, ev->node_id, strlen(ev->node_id), s->val.data, s->val.len, appliedp,
-                            errstr, errstr_size);
+        return sl_store_put(t, ev->node_id, strlen(ev->node_id), s->val.data, s->val.len,
+                            ev->source, appliedp, errstr, errstr_size);
 }
 
 /* Builds the offsets key into @p kb; @returns its length, or 0 for an invalid topic. */

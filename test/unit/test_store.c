@@ -784,12 +784,14 @@ Test(store, puts_replace_values_of_other_sizes_in_one_transaction)
                         cr_assert_eq(sl_store_value(s, e, &val, errstr, sizeof(errstr)), SL_OK,
                                      "%s", errstr);
                         cr_assert_eq(sl_store_put(txn, node, strlen(node), val.data, val.len,
-                                                  &applied, errstr, sizeof(errstr)),
+                                                  SL_SOURCE_AGENT, &applied, errstr,
+                                                  sizeof(errstr)),
                                      SL_OK, "%s", errstr);
                         cr_assert_eq(applied, 1, "%s round %d", node, round);
                         /* The same event again, and an older one: both ignored. */
                         cr_assert_eq(sl_store_put(txn, node, strlen(node), val.data, val.len,
-                                                  &applied, errstr, sizeof(errstr)),
+                                                  SL_SOURCE_AGENT, &applied, errstr,
+                                                  sizeof(errstr)),
                                      SL_OK);
                         cr_assert_eq(applied, 0);
                         if (round == ROUNDS)
@@ -823,12 +825,13 @@ Test(store, put_refuses_what_is_not_a_stored_value)
         int applied = -1;
 
         cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
-        cr_assert_eq(
-            sl_store_put(txn, "n1", 2, junk, sizeof(junk), &applied, errstr, sizeof(errstr)),
-            SL_ERR_INVALID_ARG);
-        cr_assert_eq(applied, 0);
-        cr_assert_eq(sl_store_put(txn, "n1", 2, junk, 3, &applied, errstr, sizeof(errstr)),
+        cr_assert_eq(sl_store_put(txn, "n1", 2, junk, sizeof(junk), SL_SOURCE_AGENT, &applied,
+                                  errstr, sizeof(errstr)),
                      SL_ERR_INVALID_ARG);
+        cr_assert_eq(applied, 0);
+        cr_assert_eq(
+            sl_store_put(txn, "n1", 2, junk, 3, SL_SOURCE_AGENT, &applied, errstr, sizeof(errstr)),
+            SL_ERR_INVALID_ARG);
         cr_assert_eq(sl_store_commit(txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
         cr_assert_eq(sl_store_node_count(s), 0);
         sl_store_close(s);
@@ -926,4 +929,70 @@ Test(store, sources_are_kept_and_not_hashed)
         cr_assert_str_eq(before, after);
         sl_store_reader_free(r);
         sl_store_close(s);
+}
+
+/* Applies node n1's event (inc, seq, source, status). @returns 1 if it was stored. */
+static int apply_src(sl_store_t *s, int64_t inc, int64_t seq, sl_source_t source,
+                     sl_node_status_t status)
+{
+        sl_event_t *ev = mk_event("n1", inc, seq, status);
+        int applied;
+
+        ev->source = source;
+        applied = apply1(s, ev);
+        sl_event_destroy(ev);
+        return applied;
+}
+
+static sl_source_t stored_source(sl_store_t *s)
+{
+        sl_event_t *ev = sl_event_new();
+        sl_source_t src;
+
+        cr_assert_eq(sl_store_node_get(s, "n1", ev, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        src = ev->source;
+        sl_event_destroy(ev);
+        return src;
+}
+
+Test(store, native_events_win_over_bridged_ones)
+{
+        sl_store_t *s = open_store(dir, MAX_BYTES);
+
+        /* The bridge speaks for the node; among its own events the numbers decide. */
+        cr_expect_eq(apply_src(s, 5000, 1, SL_SOURCE_BRIDGE, SL_STATUS_UP), 1);
+        cr_expect_eq(apply_src(s, 5000, 1, SL_SOURCE_BRIDGE, SL_STATUS_UP), 0);
+        cr_expect_eq(apply_src(s, 5000, 2, SL_SOURCE_BRIDGE, SL_STATUS_DOWN), 1);
+        /* The agent's first event takes over, though its incarnation is older. */
+        cr_expect_eq(apply_src(s, 1000, 0, SL_SOURCE_AGENT, SL_STATUS_UP), 1);
+        cr_expect_eq(stored_source(s), SL_SOURCE_AGENT);
+        /* A bridged event, however new, does not replace it: no flapping between the two. */
+        cr_expect_eq(apply_src(s, 9000, 0, SL_SOURCE_BRIDGE, SL_STATUS_DOWN), 0);
+        cr_expect_eq(stored_source(s), SL_SOURCE_AGENT);
+        /* The agent's own events still follow their numbers. */
+        cr_expect_eq(apply_src(s, 1000, 0, SL_SOURCE_AGENT, SL_STATUS_UP), 0);
+        cr_expect_eq(apply_src(s, 1000, 1, SL_SOURCE_AGENT, SL_STATUS_DEGRADED), 1);
+        /* The agent is removed (left): the bridge speaks for the node again. */
+        cr_expect_eq(apply_src(s, 1000, 2, SL_SOURCE_AGENT, SL_STATUS_LEFT), 1);
+        cr_expect_eq(apply_src(s, 5000, 3, SL_SOURCE_BRIDGE, SL_STATUS_UP), 1);
+        cr_expect_eq(stored_source(s), SL_SOURCE_BRIDGE);
+        /* Unknown (not bridge) counts as native. */
+        cr_expect_eq(apply_src(s, 1, 0, SL_SOURCE_UNKNOWN, SL_STATUS_UP), 1);
+        cr_expect_eq(stored_source(s), SL_SOURCE_UNKNOWN);
+        sl_store_close(s);
+}
+
+Test(store, supersedes_rule)
+{
+        /* Same side: the numbers. */
+        cr_expect(sl_store_supersedes(2, 0, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP));
+        cr_expect(!sl_store_supersedes(1, 9, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP));
+        cr_expect(
+            sl_store_supersedes(1, 3, SL_SOURCE_BRIDGE, 1, 2, SL_SOURCE_BRIDGE, SL_STATUS_UP));
+        /* Native over bridged, always; bridged over native only after a leave. */
+        cr_expect(sl_store_supersedes(0, 0, SL_SOURCE_AGENT, 9, 9, SL_SOURCE_BRIDGE, SL_STATUS_UP));
+        cr_expect(
+            !sl_store_supersedes(9, 9, SL_SOURCE_BRIDGE, 0, 0, SL_SOURCE_AGENT, SL_STATUS_UP));
+        cr_expect(
+            sl_store_supersedes(0, 0, SL_SOURCE_BRIDGE, 9, 9, SL_SOURCE_AGENT, SL_STATUS_LEFT));
 }
