@@ -19,7 +19,7 @@ static const sl_opt_t sl_publish_opts[] = {
     {"type", 0, "TYPE", 0, "Node type: auth, hoarder, seer, gateway, ..."},
     {"region", 0, "REGION", 0, "Region the node runs in"},
     {"cluster", 0, "CLUSTER", 0, "Cluster within the region"},
-    {"status", 0, "STATUS", 0, "Node status: up|degraded|draining|down|left|unknown"},
+    {"status", 0, "STATUS", 0, "Node status: up|degraded|draining|down|left|maintenance|unknown"},
     {"kind", 0, "KIND", 0, "Event kind (default status_change): join|heartbeat|usage|..."},
     {"hostname", 0, "NAME", 0, "Hostname of the node"},
     {"address", 0, "ADDR", SL_OPT_REPEAT, "An address of the node"},

@@ -192,8 +192,8 @@ static void sl_top_layout(int rows, size_t gcnt, size_t *gshownp, int *nodesp)
 static void sl_top_render(FILE *fp, const char *url, const json_t *summary, const json_t *nodes,
                           const char *error, int rows, int cols, int tty)
 {
-        static const char *const statuses[] = {"up",   "degraded", "draining", "down",
-                                               "left", "unknown",  NULL};
+        static const char *const statuses[] = {"up",   "degraded",    "draining", "down",
+                                               "left", "maintenance", "unknown",  NULL};
         static const char *const livenesses[] = {"alive",   "suspect", "dead", "left",
                                                  "missing", "unknown", NULL};
         static const char *const gheader[] = {"REGION",   "TYPE",  "NODES",   "UP",

@@ -40,12 +40,16 @@ static const char sl_export_csv_events[] =
     "topic,partition,offset,timestamp,timestamp_iso,"
     "event_id,node_id,node_type,region,cluster,incarnation,seq,event_time_ms,kind,status,"
     "hostname,addresses,services,cpu_percent,cpu_count,load1,load5,load15,mem_total,mem_used,"
-    "mem_available,disk_total,disk_used,sensors,labels,agent_version,source";
+    "mem_available,disk_total,disk_used,sensors,labels,agent_version,source,"
+    "geo_latitude,geo_longitude,geo_site,capacity_cpu_cores,capacity_memory_bytes,"
+    "capacity_disk_bytes,capacity_max_tasks";
 static const char sl_export_csv_state[] =
     "source_topic,source_partition,source_offset,"
     "event_id,node_id,node_type,region,cluster,incarnation,seq,event_time_ms,kind,status,"
     "hostname,addresses,services,cpu_percent,cpu_count,load1,load5,load15,mem_total,mem_used,"
-    "mem_available,disk_total,disk_used,sensors,labels,agent_version,source";
+    "mem_available,disk_total,disk_used,sensors,labels,agent_version,source,"
+    "geo_latitude,geo_longitude,geo_site,capacity_cpu_cores,capacity_memory_bytes,"
+    "capacity_disk_bytes,capacity_max_tasks";
 
 const char *sl_export_csv_header(int state)
 {
@@ -364,11 +368,27 @@ static int sl_json_event(sl_buf_t *b, const sl_event_t *ev)
         } else if (!bad) {
                 bad = sl_puts(b, "null");
         }
-        return bad || sl_puts(b, ",\"labels\":") || sl_json_kvs(b, ev->labels, ev->label_cnt) ||
-                       sl_puts(b, ",\"agent_version\":") || sl_json_str(b, ev->agent_version) ||
-                       sl_puts(b, ",\"source\":") || sl_json_str(b, sl_source_name(ev->source))
-                   ? -1
-                   : 0;
+        bad = bad || sl_puts(b, ",\"labels\":") || sl_json_kvs(b, ev->labels, ev->label_cnt) ||
+              sl_puts(b, ",\"agent_version\":") || sl_json_str(b, ev->agent_version) ||
+              sl_puts(b, ",\"source\":") || sl_json_str(b, sl_source_name(ev->source)) ||
+              sl_puts(b, ",\"geo\":");
+        if (!bad && ev->has_geo)
+                bad = sl_puts(b, "{\"latitude\":") || sl_json_real(b, ev->geo.latitude) ||
+                      sl_puts(b, ",\"longitude\":") || sl_json_real(b, ev->geo.longitude) ||
+                      sl_puts(b, ",\"site\":") || sl_json_str(b, ev->geo.site) ||
+                      sl_buf_append(b, "}", 1);
+        else if (!bad)
+                bad = sl_puts(b, "null");
+        bad = bad || sl_puts(b, ",\"capacity\":");
+        if (!bad && ev->has_capacity)
+                bad = sl_puts(b, "{\"cpu_cores\":") || sl_put_i64(b, ev->capacity.cpu_cores) ||
+                      sl_puts(b, ",\"memory_bytes\":") ||
+                      sl_put_i64(b, ev->capacity.memory_bytes) || sl_puts(b, ",\"disk_bytes\":") ||
+                      sl_put_i64(b, ev->capacity.disk_bytes) || sl_puts(b, ",\"max_tasks\":") ||
+                      sl_put_i64(b, ev->capacity.max_tasks) || sl_buf_append(b, "}", 1);
+        else if (!bad)
+                bad = sl_puts(b, "null");
+        return bad ? -1 : 0;
 }
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, a quote or any control character (CR,
@@ -456,7 +476,21 @@ static int sl_export_csv_row(sl_export_writer_t *w, const sl_export_coord_t *c,
         bad |= SL_CSV_JSON(w, sl_json_kvs(&w->scratch, ev->labels, ev->label_cnt)) ||
                sl_buf_append(b, ",", 1) || sl_put_csv(b, ev->agent_version) ||
                sl_buf_append(b, ",", 1) || sl_puts(b, sl_source_name(ev->source)) ||
-               sl_buf_append(b, "\r\n", 2);
+               sl_buf_append(b, ",", 1);
+        if (ev->has_geo)
+                bad |= sl_put_double(b, ev->geo.latitude) || sl_buf_append(b, ",", 1) ||
+                       sl_put_double(b, ev->geo.longitude) || sl_buf_append(b, ",", 1) ||
+                       sl_put_csv(b, ev->geo.site) || sl_buf_append(b, ",", 1);
+        else
+                bad |= sl_puts(b, ",,,"); /* the 3 geo columns, empty */
+        if (ev->has_capacity)
+                bad |= sl_put_i64(b, ev->capacity.cpu_cores) || sl_buf_append(b, ",", 1) ||
+                       sl_put_i64(b, ev->capacity.memory_bytes) || sl_buf_append(b, ",", 1) ||
+                       sl_put_i64(b, ev->capacity.disk_bytes) || sl_buf_append(b, ",", 1) ||
+                       sl_put_i64(b, ev->capacity.max_tasks);
+        else
+                bad |= sl_puts(b, ",,,"); /* the 4 capacity columns, empty */
+        bad |= sl_buf_append(b, "\r\n", 2);
         return bad ? -1 : 0;
 }
 

@@ -83,7 +83,8 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_STRING("node.services.file", "", 0,
               "File with one service per line (name[;key=value...]); empty: none."),
     SL_STRING("node.status.file", "", 0,
-              "File whose first word is the node's status (up, degraded, draining, down); read "
+              "File whose first word is the node's status (up, degraded, draining, down, "
+              "maintenance); read "
               "on every check; empty or missing: up."),
     SL_INT("heartbeat.interval.ms", "1000", 10, 3600000,
            "Interval between heartbeats. (librdkafka's consumer property of the same name is "

@@ -29,7 +29,7 @@ const sl_slot_def_t sl_slot_defs[SL_SLOT__CNT] = {
     [SL_SLOT_HOSTNAME] = {SL_ROLE_EVENT, "hostname", SL_SK_STRING, 0},
     [SL_SLOT_ADDRESSES] = {SL_ROLE_EVENT, "addresses", SL_SK_STRING_ARRAY, 0},
     [SL_SLOT_SERVICES] = {SL_ROLE_EVENT, "services", SL_SK_SERVICE_ARRAY, 0},
-    [SL_SLOT_USAGE] = {SL_ROLE_EVENT, "usage", SL_SK_USAGE, 0},
+    [SL_SLOT_USAGE] = {SL_ROLE_EVENT, "usage", SL_SK_USAGE, SL_ROLE_USAGE},
     [SL_SLOT_LABELS] = {SL_ROLE_EVENT, "labels", SL_SK_STRING_MAP, 0},
     [SL_SLOT_AGENT_VERSION] = {SL_ROLE_EVENT, "agent_version", SL_SK_STRING, 0},
     [SL_SLOT_SOURCE] = {SL_ROLE_EVENT, "source", SL_SK_ENUM, SL_ROLE_SOURCE},
@@ -46,6 +46,15 @@ const sl_slot_def_t sl_slot_defs[SL_SLOT__CNT] = {
     [SL_SLOT_U_DISK_TOTAL] = {SL_ROLE_USAGE, "disk_total", SL_SK_LONG, 0},
     [SL_SLOT_U_DISK_USED] = {SL_ROLE_USAGE, "disk_used", SL_SK_LONG, 0},
     [SL_SLOT_U_SENSORS] = {SL_ROLE_USAGE, "sensors", SL_SK_DOUBLE_MAP, 0},
+    [SL_SLOT_GEO] = {SL_ROLE_EVENT, "geo", SL_SK_USAGE, SL_ROLE_GEO},
+    [SL_SLOT_CAPACITY] = {SL_ROLE_EVENT, "capacity", SL_SK_USAGE, SL_ROLE_CAPACITY},
+    [SL_SLOT_G_LATITUDE] = {SL_ROLE_GEO, "latitude", SL_SK_DOUBLE, 0},
+    [SL_SLOT_G_LONGITUDE] = {SL_ROLE_GEO, "longitude", SL_SK_DOUBLE, 0},
+    [SL_SLOT_G_SITE] = {SL_ROLE_GEO, "site", SL_SK_STRING, 0},
+    [SL_SLOT_C_CPU_CORES] = {SL_ROLE_CAPACITY, "cpu_cores", SL_SK_INT, 0},
+    [SL_SLOT_C_MEMORY_BYTES] = {SL_ROLE_CAPACITY, "memory_bytes", SL_SK_LONG, 0},
+    [SL_SLOT_C_DISK_BYTES] = {SL_ROLE_CAPACITY, "disk_bytes", SL_SK_LONG, 0},
+    [SL_SLOT_C_MAX_TASKS] = {SL_ROLE_CAPACITY, "max_tasks", SL_SK_INT, 0},
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -132,7 +141,16 @@ static sl_err_t load_record(sl_reader_t *reader, const json_t *rec, sl_role_t ro
                 reader->dflt[slot] = dflt;
                 const sl_slot_def_t *def = &sl_slot_defs[slot];
                 if (def->kind == SL_SK_ENUM) {
-                        const json_t *et = json_object_get(f, "type");
+                        const json_t *et = json_object_get(f, "type"), *sym;
+                        size_t j;
+
+                        json_array_foreach(json_object_get(et, "symbols"), j, sym)
+                        {
+                                int v = enum_parse(def->enum_role, json_string_value(sym));
+
+                                if (v >= 0 && v < 32)
+                                        reader->enum_known[def->enum_role] |= 1u << v;
+                        }
                         int fb = enum_parse(def->enum_role,
                                             json_string_value(json_object_get(et, "default")));
                         if (fb < 0)
@@ -185,7 +203,7 @@ static sl_err_t load_record(sl_reader_t *reader, const json_t *rec, sl_role_t ro
         return SL_OK;
 }
 
-sl_err_t sl_reader_load(sl_reader_t *reader, char *errstr, size_t errstr_size)
+sl_err_t sl_reader_load(sl_reader_t *reader, const char *text, char *errstr, size_t errstr_size)
 {
         json_error_t jerr;
         int seen[SL_SLOT__CNT] = {0};
@@ -194,17 +212,19 @@ sl_err_t sl_reader_load(sl_reader_t *reader, char *errstr, size_t errstr_size)
         size_t i;
 
         memset(reader, 0, sizeof(*reader));
-        reader->root = json_loads(sl_node_state_avsc, 0, &jerr);
+        reader->root = json_loads(text ? text : sl_node_state_avsc, 0, &jerr);
         if (!reader->root)
-                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
-                                 "embedded schema is not JSON: %s", jerr.text);
+                return sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA, "%s schema is not JSON: %s",
+                                 text ? "reader" : "embedded", jerr.text);
         err = load_record(reader, reader->root, SL_ROLE_EVENT, seen, errstr, errstr_size);
         json_array_foreach(json_object_get(reader->root, "fields"), i, f)
         {
                 const char *name = json_string_value(json_object_get(f, "name"));
-                sl_role_t role = !strcmp(name, "services") ? SL_ROLE_SERVICE
-                                 : !strcmp(name, "usage")  ? SL_ROLE_USAGE
-                                                           : SL_ROLE_NONE;
+                sl_role_t role = !strcmp(name, "services")   ? SL_ROLE_SERVICE
+                                 : !strcmp(name, "usage")    ? SL_ROLE_USAGE
+                                 : !strcmp(name, "geo")      ? SL_ROLE_GEO
+                                 : !strcmp(name, "capacity") ? SL_ROLE_CAPACITY
+                                                             : SL_ROLE_NONE;
                 if (err || role == SL_ROLE_NONE)
                         continue;
                 const json_t *rec = find_record_json(json_object_get(f, "type"));
@@ -214,11 +234,15 @@ sl_err_t sl_reader_load(sl_reader_t *reader, char *errstr, size_t errstr_size)
                 else
                         err = load_record(reader, rec, role, seen, errstr, errstr_size);
         }
-        for (int s = 0; !err && s < SL_SLOT__CNT; s++)
-                if (!seen[s])
+        for (int s = 0; !err && s < SL_SLOT__CNT; s++) {
+                if (seen[s])
+                        continue;
+                if (!text)
                         err = sl_seterr(errstr, errstr_size, SL_ERR_SCHEMA,
                                         "decoder slot \"%s\" is not in the reader schema",
                                         sl_slot_defs[s].name);
+                reader->absent[s] = 1; /* an older reader: the field is not read */
+        }
         if (err)
                 sl_reader_clear(reader);
         return err;
@@ -279,7 +303,7 @@ static const char *const kind_names[] = {
     [SL_SK_SERVICE_ARRAY] = "array<Service>",
     [SL_SK_STRING_MAP] = "map<string>",
     [SL_SK_DOUBLE_MAP] = "map<double>",
-    [SL_SK_USAGE] = "[null, Usage]",
+    [SL_SK_USAGE] = "[null, record]",
 };
 
 /* A pseudo-kind for the items of the services array. */
@@ -309,7 +333,9 @@ static sl_err_t resolve_enum(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_t 
         for (size_t i = 0; i < w->symbol_cnt; i++) {
                 int v = enum_parse(role, w->symbols[i]);
                 /* A symbol this reader does not know reads as the enum's default. */
-                map[i] = v >= 0 ? v : ctx->reader->enum_fallback[role];
+                if (v < 0 || v >= 32 || !(ctx->reader->enum_known[role] & (1u << v)))
+                        v = ctx->reader->enum_fallback[role];
+                map[i] = v;
         }
         ctx->plan->enum_map[w->id] = map;
         return SL_OK;
@@ -377,7 +403,7 @@ static sl_err_t resolve_type(resolve_ctx_t *ctx, sl_slot_kind_t kind, sl_role_t 
                         break;
                 case SL_SK_USAGE:
                         if (w->type == SL_SN_RECORD)
-                                err = resolve_record(ctx, w, SL_ROLE_USAGE);
+                                err = resolve_record(ctx, w, enum_role);
                         break;
                 default:
                         break;
@@ -405,7 +431,7 @@ static sl_err_t resolve_record(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_
                 const sl_sfield_t *f = &w->fields[i];
                 int slot = find_slot(role, f->name);
                 slots[i] = -1;
-                if (slot < 0)
+                if (slot < 0 || ctx->reader->absent[slot])
                         continue; /* a field this reader does not know: skipped */
                 err = resolve_type(ctx, sl_slot_defs[slot].kind, sl_slot_defs[slot].enum_role,
                                    f->type, f->name);
@@ -415,7 +441,8 @@ static sl_err_t resolve_record(resolve_ctx_t *ctx, const sl_snode_t *w, sl_role_
                 present[slot] = 1;
         }
         for (int s = 0; s < SL_SLOT__CNT; s++)
-                if (sl_slot_defs[s].record == role && !present[s] && !ctx->reader->dflt[s])
+                if (sl_slot_defs[s].record == role && !present[s] && !ctx->reader->dflt[s] &&
+                    !ctx->reader->absent[s])
                         return sl_seterr(ctx->errstr, ctx->errstr_size, SL_ERR_SCHEMA,
                                          "writer record %s lacks field \"%s\", which has no"
                                          " default",

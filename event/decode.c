@@ -478,6 +478,44 @@ static sl_err_t rd_slot(dec_t *d, int slot, const sl_snode_t *w)
                 ev->has_usage = 1;
                 err = rd_record(d, w);
                 break;
+        case SL_SLOT_GEO:
+                if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
+                        break;
+                ev->has_geo = 1;
+                err = rd_record(d, w);
+                break;
+        case SL_SLOT_CAPACITY:
+                if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
+                        break;
+                ev->has_capacity = 1;
+                err = rd_record(d, w);
+                break;
+        case SL_SLOT_G_LATITUDE:
+                err = rd_number(d, w, NULL, &ev->geo.latitude);
+                break;
+        case SL_SLOT_G_LONGITUDE:
+                err = rd_number(d, w, NULL, &ev->geo.longitude);
+                break;
+        case SL_SLOT_G_SITE:
+                err = rd_string(d, w, &ev->geo.site);
+                break;
+        case SL_SLOT_C_CPU_CORES:
+        case SL_SLOT_C_MAX_TASKS: {
+                int64_t v;
+                if (!(err = rd_number(d, w, &v, NULL))) {
+                        if (slot == SL_SLOT_C_CPU_CORES)
+                                ev->capacity.cpu_cores = (int32_t)v;
+                        else
+                                ev->capacity.max_tasks = (int32_t)v;
+                }
+                break;
+        }
+        case SL_SLOT_C_MEMORY_BYTES:
+                err = rd_number(d, w, &ev->capacity.memory_bytes, NULL);
+                break;
+        case SL_SLOT_C_DISK_BYTES:
+                err = rd_number(d, w, &ev->capacity.disk_bytes, NULL);
+                break;
         case SL_SLOT_LABELS:
                 err = rd_map(d, w, SL_SK_STRING_MAP, &ev->labels, &ev->label_cnt, &caps->labels);
                 break;

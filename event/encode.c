@@ -72,6 +72,12 @@ static const char *source_name(int i)
 
 sl_codec_t *sl_codec_new(int32_t writer_id, char *errstr, size_t errstr_size)
 {
+        return sl_codec_new_reader(writer_id, NULL, errstr, errstr_size);
+}
+
+sl_codec_t *sl_codec_new_reader(int32_t writer_id, const char *reader_text, char *errstr,
+                                size_t errstr_size)
+{
         sl_codec_t *c;
         const char *text = sl_event_schema_text();
 
@@ -86,7 +92,7 @@ sl_codec_t *sl_codec_new(int32_t writer_id, char *errstr, size_t errstr_size)
                 return NULL;
         }
         c->writer_id = writer_id;
-        if (sl_reader_load(&c->reader, errstr, errstr_size))
+        if (sl_reader_load(&c->reader, reader_text, errstr, errstr_size))
                 goto fail;
         if (avro_schema_from_json_length(text, strlen(text), &c->avro_schema)) {
                 avro_fail(errstr, errstr_size, "Avro C rejected the event schema");
@@ -376,6 +382,31 @@ sl_err_t sl_codec_encode_reference(sl_codec_t *c, const sl_event_t *ev, sl_buf_t
         CHECK(set_string_map(rec, "labels", ev->labels, ev->label_cnt));
         CHECK(set_str(rec, "agent_version", ev->agent_version));
         CHECK(set_enum(rec, "source", c->source_index[ev->source]));
+        CHECK(avro_value_get_by_name(rec, "geo", &f, NULL));
+        if (!ev->has_geo) {
+                CHECK(avro_value_set_branch(&f, 0, &branch));
+                CHECK(avro_value_set_null(&branch));
+        } else {
+                avro_value_t geo;
+                CHECK(avro_value_set_branch(&f, 1, &geo));
+                CHECK(set_double(&geo, "latitude", ev->geo.latitude));
+                CHECK(set_double(&geo, "longitude", ev->geo.longitude));
+                CHECK(set_str(&geo, "site", ev->geo.site));
+        }
+        CHECK(avro_value_get_by_name(rec, "capacity", &f, NULL));
+        if (!ev->has_capacity) {
+                CHECK(avro_value_set_branch(&f, 0, &branch));
+                CHECK(avro_value_set_null(&branch));
+        } else {
+                avro_value_t cap, v;
+                CHECK(avro_value_set_branch(&f, 1, &cap));
+                CHECK(avro_value_get_by_name(&cap, "cpu_cores", &v, NULL));
+                CHECK(avro_value_set_int(&v, ev->capacity.cpu_cores));
+                CHECK(set_long(&cap, "memory_bytes", ev->capacity.memory_bytes));
+                CHECK(set_long(&cap, "disk_bytes", ev->capacity.disk_bytes));
+                CHECK(avro_value_get_by_name(&cap, "max_tasks", &v, NULL));
+                CHECK(avro_value_set_int(&v, ev->capacity.max_tasks));
+        }
 
         CHECK(avro_value_sizeof(rec, &size));
         if (out->cap < size + SL_WIRE_HEADER_SIZE) {
@@ -533,6 +564,16 @@ static int wr_event(const sl_codec_t *c, wr_t *w, const sl_event_t *ev)
         if (wr_kvs(w, ev->labels, ev->label_cnt) || wr_str(w, ev->agent_version) ||
             wr_long(w, c->source_index[ev->source]))
                 return -1;
+        /* Version 2: geo and capacity, each a union of null and a record. */
+        if (wr_long(w, ev->has_geo ? 1 : 0) ||
+            (ev->has_geo && (wr_double(w, ev->geo.latitude) || wr_double(w, ev->geo.longitude) ||
+                             wr_str(w, ev->geo.site))))
+                return -1;
+        if (wr_long(w, ev->has_capacity ? 1 : 0) ||
+            (ev->has_capacity &&
+             (wr_long(w, ev->capacity.cpu_cores) || wr_long(w, ev->capacity.memory_bytes) ||
+              wr_long(w, ev->capacity.disk_bytes) || wr_long(w, ev->capacity.max_tasks))))
+                return -1;
         return 0;
 }
 
@@ -545,7 +586,12 @@ static int enc_precheck(const sl_event_t *ev)
         return ev->event_id && *ev->event_id && ev->node_id && *ev->node_id && ev->node_type &&
                *ev->node_type && ev->region && *ev->region && ev->incarnation > 0 && ev->seq >= 0 &&
                (unsigned)ev->kind < SL_KIND__CNT && (unsigned)ev->status < SL_STATUS__CNT &&
-               (unsigned)ev->source < SL_SOURCE__CNT;
+               (unsigned)ev->source < SL_SOURCE__CNT &&
+               (!ev->has_geo || (ev->geo.latitude >= -90 && ev->geo.latitude <= 90 &&
+                                 ev->geo.longitude >= -180 && ev->geo.longitude <= 180)) &&
+               (!ev->has_capacity ||
+                (ev->capacity.cpu_cores >= 0 && ev->capacity.memory_bytes >= 0 &&
+                 ev->capacity.disk_bytes >= 0 && ev->capacity.max_tasks >= 0));
 }
 
 sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,

@@ -24,7 +24,7 @@ static const char *const kind_names[SL_KIND__CNT] = {
     "unknown", "join", "heartbeat", "status_change", "usage", "services", "leave",
 };
 static const char *const status_names[SL_STATUS__CNT] = {
-    "unknown", "up", "degraded", "draining", "down", "left",
+    "unknown", "up", "degraded", "draining", "down", "left", "maintenance",
 };
 static const char *const source_names[SL_SOURCE__CNT] = {"unknown", "agent", "bridge"};
 
@@ -111,6 +111,7 @@ void sl_event_reset(sl_event_t *ev)
         ev->arena = arena;
         ev->event_id = ev->node_id = ev->node_type = ev->region = ev->cluster = "";
         ev->hostname = ev->agent_version = "";
+        ev->geo.site = "";
 }
 
 sl_err_t sl_event_set(sl_event_t *ev, const char **fieldp, const char *value)
@@ -334,6 +335,16 @@ sl_err_t sl_event_copy(sl_event_t *dst, const sl_event_t *src)
                         err = sl_event_add_sensor(dst, src->usage.sensors[i].name,
                                                   src->usage.sensors[i].value);
         }
+        if (!err && src->has_geo) {
+                dst->has_geo = 1;
+                dst->geo.latitude = src->geo.latitude;
+                dst->geo.longitude = src->geo.longitude;
+                err = sl_event_set(dst, &dst->geo.site, src->geo.site);
+        }
+        if (src->has_capacity) {
+                dst->has_capacity = 1;
+                dst->capacity = src->capacity;
+        }
         if (err)
                 sl_event_reset(dst);
         return err;
@@ -465,6 +476,21 @@ sl_err_t sl_event_validate(const sl_event_t *ev, char *errstr, size_t errstr_siz
         }
         if ((err = check_kvs("labels", ev->labels, ev->label_cnt, errstr, errstr_size)))
                 return err;
+        if (ev->has_geo) {
+                if (!(ev->geo.latitude >= -90 && ev->geo.latitude <= 90) ||
+                    !(ev->geo.longitude >= -180 && ev->geo.longitude <= 180))
+                        return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                         "geo: latitude %g must be in [-90, 90] and longitude %g "
+                                         "in [-180, 180]",
+                                         ev->geo.latitude, ev->geo.longitude);
+                if ((err = check_str("geo.site", ev->geo.site, errstr, errstr_size)))
+                        return err;
+        }
+        if (ev->has_capacity && (ev->capacity.cpu_cores < 0 || ev->capacity.memory_bytes < 0 ||
+                                 ev->capacity.disk_bytes < 0 || ev->capacity.max_tasks < 0))
+                return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                 "capacity: cpu_cores, memory_bytes, disk_bytes and max_tasks "
+                                 "must be >= 0");
         for (size_t i = 0; ev->has_usage && i < ev->usage.sensor_cnt; i++) {
                 if ((err = check_str("usage.sensors", ev->usage.sensors[i].name, errstr,
                                      errstr_size)))
@@ -503,7 +529,17 @@ int sl_event_equal(const sl_event_t *a, const sl_event_t *b)
                 return 0;
         if (a->incarnation != b->incarnation || a->seq != b->seq ||
             a->event_time_ms != b->event_time_ms || a->kind != b->kind || a->status != b->status ||
-            a->source != b->source || a->has_usage != b->has_usage)
+            a->source != b->source || a->has_usage != b->has_usage || a->has_geo != b->has_geo ||
+            a->has_capacity != b->has_capacity)
+                return 0;
+        if (a->has_geo &&
+            (!dbl_equal(a->geo.latitude, b->geo.latitude) ||
+             !dbl_equal(a->geo.longitude, b->geo.longitude) || strcmp(a->geo.site, b->geo.site)))
+                return 0;
+        if (a->has_capacity && (a->capacity.cpu_cores != b->capacity.cpu_cores ||
+                                a->capacity.memory_bytes != b->capacity.memory_bytes ||
+                                a->capacity.disk_bytes != b->capacity.disk_bytes ||
+                                a->capacity.max_tasks != b->capacity.max_tasks))
                 return 0;
         if (a->address_cnt != b->address_cnt || a->service_cnt != b->service_cnt)
                 return 0;

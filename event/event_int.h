@@ -43,6 +43,8 @@ typedef enum {
         SL_ROLE_KIND,
         SL_ROLE_STATUS,
         SL_ROLE_SOURCE,
+        SL_ROLE_GEO,      /* schema version 2 */
+        SL_ROLE_CAPACITY, /* schema version 2 */
 } sl_role_t;
 
 /*
@@ -91,6 +93,15 @@ typedef enum {
         SL_SLOT_U_DISK_TOTAL,
         SL_SLOT_U_DISK_USED,
         SL_SLOT_U_SENSORS,
+        SL_SLOT_GEO,
+        SL_SLOT_CAPACITY,
+        SL_SLOT_G_LATITUDE,
+        SL_SLOT_G_LONGITUDE,
+        SL_SLOT_G_SITE,
+        SL_SLOT_C_CPU_CORES,
+        SL_SLOT_C_MEMORY_BYTES,
+        SL_SLOT_C_DISK_BYTES,
+        SL_SLOT_C_MAX_TASKS,
         SL_SLOT__CNT
 } sl_slot_t;
 
@@ -105,14 +116,14 @@ typedef enum {
         SL_SK_SERVICE_ARRAY,
         SL_SK_STRING_MAP,
         SL_SK_DOUBLE_MAP,
-        SL_SK_USAGE,
+        SL_SK_USAGE, /* [null, record]: the record's role is the slot's enum_role */
 } sl_slot_kind_t;
 
 typedef struct {
         sl_role_t record; /* record the field belongs to */
         const char *name;
         sl_slot_kind_t kind;
-        sl_role_t enum_role; /* for SL_SK_ENUM */
+        sl_role_t enum_role; /* for SL_SK_ENUM; for SL_SK_USAGE, the record's role */
 } sl_slot_def_t;
 
 extern const sl_slot_def_t sl_slot_defs[SL_SLOT__CNT];
@@ -122,10 +133,17 @@ typedef struct {
         const json_t *dflt[SL_SLOT__CNT];      /* the field's "default", or NULL when required */
         int enum_dflt[SL_SLOT__CNT];           /* enum slots: the field default as a C enum value */
         int enum_fallback[SL_ROLE_SOURCE + 1]; /* the enum's own default, for unknown symbols */
-        json_t *root;                          /* the parsed reader schema; owns dflt */
+        unsigned enum_known[SL_ROLE_SOURCE + 1]; /* bit v: the reader's enum has symbol v */
+        unsigned char absent[SL_SLOT__CNT];      /* not in an older reader schema: skipped */
+        json_t *root;                            /* the parsed reader schema; owns dflt */
 } sl_reader_t;
 
-sl_err_t sl_reader_load(sl_reader_t *reader, char *errstr, size_t errstr_size);
+/*
+ * Loads the reader: the embedded schema (@p text NULL), or @p text, an older version of it
+ * (fields it lacks are skipped when decoding, enum symbols it lacks read as the enum's default,
+ * as a decoder of that version would). Every field of @p text must be one the decoder knows.
+ */
+sl_err_t sl_reader_load(sl_reader_t *reader, const char *text, char *errstr, size_t errstr_size);
 void sl_reader_clear(sl_reader_t *reader);
 
 /*

@@ -81,6 +81,19 @@ json_t *sl_event_to_json(const sl_event_t *ev)
         bad |= json_object_set_new(o, "labels", kvs_to_json(ev->labels, ev->label_cnt));
         bad |= json_object_set_new(o, "agent_version", json_string(ev->agent_version));
         bad |= json_object_set_new(o, "source", json_string(sl_source_name(ev->source)));
+        bad |= json_object_set_new(
+            o, "geo",
+            ev->has_geo ? json_pack("{s:o, s:o, s:s}", "latitude", num(ev->geo.latitude),
+                                    "longitude", num(ev->geo.longitude), "site", ev->geo.site)
+                        : json_null());
+        bad |= json_object_set_new(
+            o, "capacity",
+            ev->has_capacity
+                ? json_pack("{s:I, s:I, s:I, s:I}", "cpu_cores", (json_int_t)ev->capacity.cpu_cores,
+                            "memory_bytes", (json_int_t)ev->capacity.memory_bytes, "disk_bytes",
+                            (json_int_t)ev->capacity.disk_bytes, "max_tasks",
+                            (json_int_t)ev->capacity.max_tasks)
+                : json_null());
         if (bad) {
                 json_decref(o);
                 return NULL;
@@ -254,6 +267,72 @@ static sl_err_t get_usage(from_ctx_t *x, const json_t *v)
         return err;
 }
 
+/* "geo": null or {"latitude", "longitude"[, "site"]} (schema version 2). */
+static sl_err_t get_geo(from_ctx_t *x, const json_t *v)
+{
+        const char *k;
+        const json_t *e;
+        sl_err_t err = SL_OK;
+        int lat = 0, lon = 0;
+
+        if (json_is_null(v))
+                return SL_OK;
+        if ((err = want(x, json_is_object(v), "geo", "expected null or an object")))
+                return err;
+        x->ev->has_geo = 1;
+        json_object_foreach((json_t *)v, k, e)
+        {
+                if (!strcmp(k, "latitude") && (lat = 1))
+                        err = get_double(x, e, "geo.latitude", &x->ev->geo.latitude);
+                else if (!strcmp(k, "longitude") && (lon = 1))
+                        err = get_double(x, e, "geo.longitude", &x->ev->geo.longitude);
+                else if (!strcmp(k, "site"))
+                        err = get_string(x, e, "geo.site", &x->ev->geo.site);
+                else
+                        err = sl_seterr(x->errstr, x->errstr_size, SL_ERR_BAD_VALUE,
+                                        "unknown field \"geo.%s\"", k);
+                if (err)
+                        return err;
+        }
+        return want(x, lat && lon, "geo", "latitude and longitude are required");
+}
+
+/* "capacity": null or an object of non-negative integers (schema version 2). */
+static sl_err_t get_capacity(from_ctx_t *x, const json_t *v)
+{
+        sl_capacity_t *c = &x->ev->capacity;
+        const char *k;
+        const json_t *e;
+        sl_err_t err = SL_OK;
+        int64_t i64;
+
+        if (json_is_null(v))
+                return SL_OK;
+        if ((err = want(x, json_is_object(v), "capacity", "expected null or an object")))
+                return err;
+        x->ev->has_capacity = 1;
+        json_object_foreach((json_t *)v, k, e)
+        {
+                if (!strcmp(k, "cpu_cores")) {
+                        if (!(err = get_int(x, e, "capacity.cpu_cores", 0, INT32_MAX, &i64)))
+                                c->cpu_cores = (int32_t)i64;
+                } else if (!strcmp(k, "max_tasks")) {
+                        if (!(err = get_int(x, e, "capacity.max_tasks", 0, INT32_MAX, &i64)))
+                                c->max_tasks = (int32_t)i64;
+                } else if (!strcmp(k, "memory_bytes"))
+                        err =
+                            get_int(x, e, "capacity.memory_bytes", 0, INT64_MAX, &c->memory_bytes);
+                else if (!strcmp(k, "disk_bytes"))
+                        err = get_int(x, e, "capacity.disk_bytes", 0, INT64_MAX, &c->disk_bytes);
+                else
+                        err = sl_seterr(x->errstr, x->errstr_size, SL_ERR_BAD_VALUE,
+                                        "unknown field \"capacity.%s\"", k);
+                if (err)
+                        return err;
+        }
+        return SL_OK;
+}
+
 static int64_t now_ms(void)
 {
         struct timespec ts;
@@ -338,6 +417,10 @@ sl_err_t sl_event_from_json(sl_event_t *ev, const json_t *obj, char *errstr, siz
                         }
                 } else if (!strcmp(k, "usage"))
                         err = get_usage(&x, v);
+                else if (!strcmp(k, "geo"))
+                        err = get_geo(&x, v);
+                else if (!strcmp(k, "capacity"))
+                        err = get_capacity(&x, v);
                 else if (!strcmp(k, "labels"))
                         err = get_string_map(&x, v, k, 0);
                 else

@@ -47,6 +47,7 @@ typedef enum {
         SL_STATUS_DRAINING,
         SL_STATUS_DOWN,
         SL_STATUS_LEFT,
+        SL_STATUS_MAINTENANCE, /**< Schema version 2; a version-1 reader reads it as unknown. */
         SL_STATUS__CNT
 } sl_node_status_t;
 
@@ -93,11 +94,26 @@ typedef struct {
         size_t sensor_cnt;
 } sl_usage_t;
 
+/** Where a node is (schema version 2). */
+typedef struct {
+        double latitude;  /**< WGS 84 degrees, -90 to 90. */
+        double longitude; /**< WGS 84 degrees, -180 to 180. */
+        const char *site; /**< "" when not given. */
+} sl_geo_t;
+
+/** What a node offers (schema version 2); 0 means not declared. */
+typedef struct {
+        int32_t cpu_cores;
+        int64_t memory_bytes, disk_bytes;
+        int32_t max_tasks;
+} sl_capacity_t;
+
 typedef struct sl_arena_s sl_arena_t;
 
 /**
- * One NodeStateEvent (schema version 1). Strings are never NULL after sl_event_reset():
- * absent optional strings are "". Field names follow the Avro schema.
+ * One NodeStateEvent (schema version 2: version 1 plus status maintenance, geo, capacity). Strings
+ * are never NULL after sl_event_reset(): absent optional strings are "". Field names follow the
+ * Avro schema.
  */
 typedef struct {
         const char *event_id; /**< UUID text; sl_event_new_id() fills one. */
@@ -121,6 +137,10 @@ typedef struct {
         size_t label_cnt;
         const char *agent_version;
         sl_source_t source;
+        int has_geo; /**< 0: the union is null and @c geo is zeroed (site ""). Version 2. */
+        sl_geo_t geo;
+        int has_capacity; /**< 0: the union is null and @c capacity is zeroed. Version 2. */
+        sl_capacity_t capacity;
 
         sl_arena_t *arena; /**< Private. */
 } sl_event_t;
@@ -217,6 +237,17 @@ typedef sl_err_t(sl_schema_fetch_cb_t)(int32_t schema_id, char **textp, void *op
  */
 sl_codec_t *sl_codec_new(int32_t writer_id, char *errstr, size_t errstr_size);
 void sl_codec_destroy(sl_codec_t *codec);
+
+/**
+ * @brief sl_codec_new(), decoding as a reader of an older NodeStateEvent version would:
+ *        @p reader_text is that version's schema (e.g. schemas/node_state.v1.avsc). Fields it
+ *        lacks are skipped (left at their reset values), enum symbols it lacks read as its
+ *        enum's default. Encoding is unchanged (the library's own schema). For testing mixed
+ *        versions and rolling upgrades (the config key schema.reader.file); NULL is
+ *        sl_codec_new().
+ */
+sl_codec_t *sl_codec_new_reader(int32_t writer_id, const char *reader_text, char *errstr,
+                                size_t errstr_size);
 
 /** @returns the writer id given to sl_codec_new(). */
 int32_t sl_codec_writer_id(const sl_codec_t *codec);

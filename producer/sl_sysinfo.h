@@ -93,9 +93,9 @@ int sl_usage_moved(const double last[3], const double cur[3], double threshold);
 /* ---- The node's description (node.* keys and files) ---- */
 
 /**
- * @brief Parses a status file: its first word (up, degraded, draining, down; any case); empty or
- *        blank text is up. @returns SL_ERR_BAD_ENUM for any other word ("left" is the agent's to
- *        send).
+ * @brief Parses a status file: its first word (up, degraded, draining, down, maintenance; any
+ * case); empty or blank text is up. @returns SL_ERR_BAD_ENUM for any other word ("left" is the
+ * agent's to send).
  */
 sl_err_t sl_node_status_file_parse(const char *text, sl_node_status_t *statusp, char *errstr,
                                    size_t errstr_size);

@@ -428,7 +428,8 @@ sl_err_t sl_node_status_file_parse(const char *text, sl_node_status_t *statusp, 
                                    size_t errstr_size)
 {
         static const sl_node_status_t allowed[] = {SL_STATUS_UP, SL_STATUS_DEGRADED,
-                                                   SL_STATUS_DRAINING, SL_STATUS_DOWN};
+                                                   SL_STATUS_DRAINING, SL_STATUS_DOWN,
+                                                   SL_STATUS_MAINTENANCE};
         const char *s = text ? text : "";
         size_t len;
 
@@ -449,7 +450,7 @@ sl_err_t sl_node_status_file_parse(const char *text, sl_node_status_t *statusp, 
                 }
         }
         return sl_seterr(errstr, errstr_size, SL_ERR_BAD_ENUM,
-                         "status \"%.*s\": expected up, degraded, draining or down",
+                         "status \"%.*s\": expected up, degraded, draining, down or maintenance",
                          (int)(len > 64 ? 64 : len), s);
 }
 

@@ -7,7 +7,7 @@
 "use strict";
 
 (function () {
-  const STATUSES = ["up", "degraded", "draining", "down", "left", "unknown"];
+  const STATUSES = ["up", "degraded", "draining", "down", "left", "maintenance", "unknown"];
   const LIVENESS = ["alive", "suspect", "dead", "left", "missing", "unknown"];
   const PAGE = 50;            // rows per page
   const SCAN_PAGE = 1000;     // nodes per request while searching node ids

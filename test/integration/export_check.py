@@ -13,6 +13,7 @@ event it was given). Prints `ok WHAT` or `FAIL WHAT: why` lines; exits 1 if any 
 import csv
 import datetime
 import json
+import os
 import math
 import sys
 import uuid
@@ -46,7 +47,7 @@ def event(node, inc, seq, kind, status, **kw):
          "region": kw.pop("region", "eu"), "cluster": "", "incarnation": inc, "seq": seq,
          "event_time": inc + 1000 * seq + 7, "kind": kind, "status": status, "hostname": node,
          "addresses": [], "services": [], "usage": None, "labels": {}, "agent_version": "1.2.3",
-         "source": "agent"}
+         "source": "agent", "geo": None, "capacity": None}
     e.update(kw)
     return e
 
@@ -65,14 +66,18 @@ def gen(t1, t2, out):
                    hostname=" padded ",
                    usage=dict(USAGE, cpu_percent=99.99, load1=1e-300, mem_total=9007199254740993,
                               sensors={}))),
-        (t1, event("exp-a1", inc, 1, "heartbeat", "up", labels={"rack": "r1"})),
+        (t1, event("exp-a1", inc, 1, "heartbeat", "up", labels={"rack": "r1"},
+                   geo={"latitude": 52.52, "longitude": -13.405, "site": "ber, \"1\""},
+                   capacity={"cpu_cores": 64, "memory_bytes": 549755813888, "disk_bytes": 0,
+                             "max_tasks": 2147483647})),
     ]
     batch2 = [
         (t2, event("exp-b1", inc, 1, "leave", "left", node_type="gateway", region="us")),
         (t1, event("exp-a3", inc, 0, "services", "draining", source="bridge",
                    services=[{"name": "日本語", "meta": {"ключ": "значение, \"x\""}}],
                    labels={"ключ": "значение"})),
-        (t1, event("exp-a2", inc + 5000, 0, "join", "up", hostname="a2,\r\nb")),
+        (t1, event("exp-a2", inc + 5000, 0, "join", "maintenance", hostname="a2,\r\nb",
+                   geo={"latitude": -90.0, "longitude": 180.0, "site": ""})),
     ]
     for name, batch in (("batch1", batch1), ("batch2", batch2)):
         with open("%s/%s.tsv" % (out, name), "w", encoding="utf-8") as f:
@@ -95,6 +100,12 @@ def published(d):
 
 
 # ---- reading the formats back into the JSON shape ----
+
+# NodeStateEvent's fields, from the schema the library embeds (version 2: geo, capacity).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas",
+                       "node_state.avsc"), encoding="utf-8") as _f:
+    EVENT_FIELDS = [f["name"] for f in json.load(_f)["fields"]]
+
 
 def ms(v):
     if isinstance(v, datetime.datetime):
@@ -134,6 +145,12 @@ def from_csv(row, state):
                       "load15": fl(row["load15"]), "sensors": json.loads(row["sensors"])}
         for k in ("mem_total", "mem_used", "mem_available", "disk_total", "disk_used"):
             e["usage"][k] = int(row[k])
+    e["geo"] = None if row["geo_latitude"] == "" else {
+        "latitude": fl(row["geo_latitude"]), "longitude": fl(row["geo_longitude"]),
+        "site": row["geo_site"]}
+    e["capacity"] = None if row["capacity_cpu_cores"] == "" else {
+        k: int(row["capacity_" + k]) for k in ("cpu_cores", "memory_bytes", "disk_bytes",
+                                                "max_tasks")}
     if state:
         c = (row["source_topic"], int(row["source_partition"]), int(row["source_offset"])) \
             if row["source_topic"] else None
@@ -146,7 +163,7 @@ def from_csv(row, state):
 def event_fields(r):
     keys = ("event_id", "node_id", "node_type", "region", "cluster", "incarnation", "seq",
             "event_time", "kind", "status", "hostname", "addresses", "services", "usage",
-            "labels", "agent_version", "source")
+            "labels", "agent_version", "source", "geo", "capacity")
     return {k: r[k] for k in keys}
 
 
@@ -183,8 +200,10 @@ def check_events(d, mid):
         check(schema["name"] in ("seerlog.ExportedEvent", "ExportedEvent"),
               "%s: schema seerlog.ExportedEvent" % name, schema["name"])
         names = [f["name"] for f in schema["fields"]]
-        check(names[:4] == ["topic", "partition", "offset", "timestamp"] and len(names) == 21,
-              "%s: topic, partition, offset, timestamp, then the 17 event fields" % name, names)
+        check(names[:4] == ["topic", "partition", "offset", "timestamp"] and
+              names[4:] == EVENT_FIELDS,
+              "%s: topic, partition, offset, timestamp, then the %d event fields"
+              % (name, len(EVENT_FIELDS)), names)
         check(got_codec == codec and meta.get("avro.codec") == codec,
               "%s: codec %s" % (name, codec), got_codec)
         check(json.loads(meta["seerlog.topics"]) == topics, "%s: seerlog.topics" % name,

@@ -203,7 +203,7 @@ def node_state_v2():
     s = json.loads(NODE_STATE)
     for f in s["fields"]:
         if f["name"] == "status":
-            f["type"]["symbols"].append("maintenance")
+            f["type"]["symbols"].append("retired")
     s["fields"].append({"name": "zone", "type": "string", "default": "",
                         "doc": "Availability zone (v2)."})
     return json.dumps(s)
@@ -410,7 +410,7 @@ def run_checks(sr, registry):
     # --- d) a schema evolved in Python: BACKWARD-compatible, readable by our C decoder ---
     subject_c = topic_c + "-value"
     v2_text = node_state_v2()
-    d_events = [python_event(10, status="maintenance", zone="zone-a"),
+    d_events = [python_event(10, status="retired", zone="zone-a"),
                 python_event(11, status="up", zone="zone-b")]
 
     def d_compat():
@@ -445,7 +445,7 @@ def run_checks(sr, registry):
         for got, want in zip(v2, d_events):
             want = dict(want)
             del want["zone"]
-            if want["status"] == "maintenance":
+            if want["status"] == "retired":
                 want["status"] = "unknown"
             expect_same_event(got, want, "v2 event %s" % want["node_id"])
             expect("zone" not in got, "the v2-only field leaked into %r" % got)

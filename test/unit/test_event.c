@@ -887,6 +887,18 @@ Test(event, encoder_is_byte_identical_to_avro_c)
                         snprintf(s, sizeof(s), "l%d", k);
                         sl_event_add_label(in, s, k % 2 ? "" : "v");
                 }
+                if ((r >> 14) % 3 == 0) {
+                        in->has_geo = 1;
+                        in->geo.latitude = (r % 180001) / 1000.0 - 90;
+                        in->geo.longitude = -((r % 360001) / 1000.0 - 180);
+                        sl_event_set(in, &in->geo.site, r % 2 ? "fra-2" : "");
+                }
+                if ((r >> 16) % 3 == 0) {
+                        in->has_capacity = 1;
+                        in->capacity.cpu_cores = r % 256;
+                        in->capacity.memory_bytes = (int64_t)r << 20;
+                        in->capacity.max_tasks = r % 3 ? 0 : INT32_MAX;
+                }
                 if ((r >> 12) % 2) {
                         in->has_usage = 1;
                         in->usage.cpu_percent = r / 7.0;
@@ -936,4 +948,137 @@ Test(event, codec_rejects_bad_ids)
         cr_assert(strstr(errstr, "schema id"), "%s", errstr);
         cr_assert_eq(sl_codec_add_schema(codec, -3, min_schema, errstr, sizeof(errstr)),
                      SL_ERR_INVALID_ARG);
+}
+
+/* ---- schema version 2 ---- */
+
+static void fill_v2(sl_event_t *e)
+{
+        fill_full(e);
+        e->status = SL_STATUS_MAINTENANCE;
+        e->has_geo = 1;
+        e->geo.latitude = 52.52;
+        e->geo.longitude = -13.405;
+        cr_assert_eq(sl_event_set(e, &e->geo.site, "ber-1"), SL_OK);
+        e->has_capacity = 1;
+        e->capacity.cpu_cores = 64;
+        e->capacity.memory_bytes = 512LL << 30;
+        e->capacity.disk_bytes = 4LL << 40;
+        e->capacity.max_tasks = 100;
+}
+
+static char *read_text(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        char *buf = calloc(1, 1 << 16);
+        size_t n;
+
+        cr_assert_not_null(f, "%s", path);
+        cr_assert_not_null(buf);
+        n = fread(buf, 1, (1 << 16) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        return buf;
+}
+
+Test(event, version2_fields_round_trip)
+{
+        sl_event_t *in = sl_event_new(), *back = sl_event_new();
+        sl_buf_t out = {0};
+        json_t *j;
+
+        fill_v2(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_codec_decode(codec, out.data, out.len, ev, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        cr_expect(sl_event_equal(in, ev));
+        cr_expect_str_eq(ev->geo.site, "ber-1");
+        cr_expect_eq(ev->status, SL_STATUS_MAINTENANCE);
+        cr_assert_not_null(j = sl_event_to_json(in));
+        cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "maintenance");
+        cr_expect_eq(
+            json_integer_value(json_object_get(json_object_get(j, "capacity"), "max_tasks")), 100);
+        cr_assert_eq(sl_event_from_json(back, j, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_expect(sl_event_equal(in, back));
+        json_decref(j);
+        /* Out of range: named, and not encoded. */
+        in->geo.latitude = 90.5;
+        cr_expect_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        cr_expect(strstr(errstr, "latitude"), "%s", errstr);
+        in->geo.latitude = 0.0 / 0.0;
+        cr_expect_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        in->geo.latitude = 1;
+        in->capacity.disk_bytes = -1;
+        cr_expect_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        cr_expect(strstr(errstr, "capacity"), "%s", errstr);
+        cr_expect_eq(from_text("{\"node_id\":\"n\",\"node_type\":\"t\",\"region\":\"r\","
+                               "\"incarnation\":1,\"seq\":0,\"geo\":{\"latitude\":1}}"),
+                     SL_ERR_BAD_VALUE);
+        cr_expect(strstr(errstr, "longitude"), "%s", errstr);
+        sl_buf_free(&out);
+        sl_event_destroy(in);
+        sl_event_destroy(back);
+}
+
+Test(event, version1_records_read_as_version2)
+{
+        char *v1 = read_text(SL_NODE_STATE_V1_AVSC);
+        sl_event_t *in = sl_event_new();
+        sl_buf_t out = {0};
+
+        /* Without geo and capacity, a version-2 body is the version-1 body and two null union
+         * branches (the fields come last): cut them and it is what a version-1 writer wrote. */
+        fill_full(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(out.data[out.len - 1], 0);
+        cr_assert_eq(out.data[out.len - 2], 0);
+        out.len -= 2;
+        out.data[1] = 0, out.data[2] = 0, out.data[3] = 0x03, out.data[4] = 0xe9; /* id 1001 */
+        cr_assert_eq(sl_codec_add_schema(codec, 1001, v1, errstr, sizeof(errstr)), SL_OK, "%s",
+                     errstr);
+        cr_assert_eq(sl_codec_decode(codec, out.data, out.len, ev, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        cr_expect(sl_event_equal(in, ev));
+        cr_expect_eq(ev->has_geo, 0);
+        cr_expect_eq(ev->has_capacity, 0);
+        free(v1);
+        sl_buf_free(&out);
+        sl_event_destroy(in);
+}
+
+Test(event, a_version1_reader_reads_version2_records)
+{
+        char *v1 = read_text(SL_NODE_STATE_V1_AVSC);
+        sl_codec_t *old = sl_codec_new_reader(1, v1, errstr, sizeof(errstr));
+        sl_event_t *in = sl_event_new();
+        sl_buf_t out = {0};
+
+        cr_assert_not_null(old, "%s", errstr);
+        fill_v2(in);
+        cr_assert_eq(sl_codec_encode(codec, in, &out, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_codec_decode(old, out.data, out.len, ev, errstr, sizeof(errstr)), SL_OK,
+                     "%s", errstr);
+        /* The fields it does not know are skipped, the symbol it does not know is the enum's
+         * default; everything else reads as written. */
+        cr_expect_eq(ev->has_geo, 0);
+        cr_expect_eq(ev->has_capacity, 0);
+        cr_expect_eq(ev->status, SL_STATUS_UNKNOWN);
+        in->has_geo = in->has_capacity = 0;
+        in->geo.latitude = in->geo.longitude = 0;
+        in->geo.site = "";
+        memset(&in->capacity, 0, sizeof(in->capacity));
+        in->status = SL_STATUS_UNKNOWN;
+        cr_expect(sl_event_equal(in, ev));
+        /* A reader schema with a field the decoder does not know is refused. */
+        sl_codec_destroy(old);
+        old = sl_codec_new_reader(
+            1,
+            "{\"type\":\"record\",\"name\":\"NodeStateEvent\",\"namespace\":\"seerlog\","
+            "\"fields\":[{\"name\":\"gpu\",\"type\":\"string\"}]}",
+            errstr, sizeof(errstr));
+        cr_expect_null(old);
+        cr_expect(strstr(errstr, "gpu"), "%s", errstr);
+        free(v1);
+        sl_buf_free(&out);
+        sl_event_destroy(in);
 }

@@ -323,6 +323,10 @@ Test(status_file, words)
         cr_assert_eq(s, SL_STATUS_DRAINING);
         cr_assert_eq(sl_node_status_file_parse("down", &s, errstr, sizeof(errstr)), SL_OK);
         cr_assert_eq(s, SL_STATUS_DOWN);
+        cr_assert_eq(
+            sl_node_status_file_parse("Maintenance (kernel update)\n", &s, errstr, sizeof(errstr)),
+            SL_OK);
+        cr_assert_eq(s, SL_STATUS_MAINTENANCE);
         cr_assert_eq(sl_node_status_file_parse(" \n\t", &s, errstr, sizeof(errstr)), SL_OK);
         cr_assert_eq(s, SL_STATUS_UP);
         cr_assert_eq(sl_node_status_file_parse("left", &s, errstr, sizeof(errstr)),
