@@ -473,21 +473,14 @@ static sl_err_t rd_slot(dec_t *d, int slot, const sl_snode_t *w)
                 }
                 break;
         case SL_SLOT_USAGE:
-                if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
-                        break;
-                ev->has_usage = 1;
-                err = rd_record(d, w);
-                break;
         case SL_SLOT_GEO:
-                if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
-                        break;
-                ev->has_geo = 1;
-                err = rd_record(d, w);
-                break;
         case SL_SLOT_CAPACITY:
+                /* [null, record]: the record sets what it has. */
                 if ((err = rd_branch(d, &w)) || w->type == SL_SN_NULL)
                         break;
-                ev->has_capacity = 1;
+                *(slot == SL_SLOT_USAGE ? &ev->has_usage
+                  : slot == SL_SLOT_GEO ? &ev->has_geo
+                                        : &ev->has_capacity) = 1;
                 err = rd_record(d, w);
                 break;
         case SL_SLOT_G_LATITUDE:
