@@ -663,6 +663,12 @@ static int sl_cli_rm_cb(const char *path, const struct stat *st, int flag, struc
         return remove(path);
 }
 
+void sl_cli_decoder_ids(const sl_cli_t *cli, sl_codec_t *codec)
+{
+        if (sl_conf_registry_in_use(cli->conf))
+                sl_codec_forget_schema(codec, (int32_t)sl_conf_get_int(cli->conf, "schema.id"));
+}
+
 void sl_cli_rmtree(char *dir)
 {
         if (dir[0])

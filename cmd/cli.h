@@ -26,6 +26,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sl_conf.h"
+#include "sl_event.h"
 
 #define SL_EXIT_OK    0
 #define SL_EXIT_FAIL  1
@@ -139,6 +140,11 @@ void sl_cli_outbox_tmp_cleanup(char *tmpdir);
 /** Makes a new directory TMPDIR/PREFIX.XXXXXX (TMPDIR or /tmp) and writes its path into @p dir.
  *  @returns 0, or SL_EXIT_FAIL after printing the error. */
 int sl_cli_tmpdir(sl_cli_t *cli, const char *prefix, char *dir, size_t size);
+
+/** For a decoding codec made with sl_codec_new(schema.id): with the registry in use
+ *  (sl_conf_registry_in_use()), forgets that schema.id is the built-in schema (the registry
+ *  says what every id is). */
+void sl_cli_decoder_ids(const sl_cli_t *cli, sl_codec_t *codec);
 
 /** Removes @p dir and everything in it (if @p dir is not ""), and empties @p dir. */
 void sl_cli_rmtree(char *dir);

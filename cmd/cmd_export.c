@@ -380,6 +380,7 @@ static int sl_export_events(sl_cli_t *cli, sl_export_out_t *o, sl_export_format_
                 goto done;
         }
         sl_codec_set_fetch_cb(x.codec, sl_registry_fetch_cb, registry);
+        sl_cli_decoder_ids(cli, x.codec);
         if (!(x.ev = sl_event_new())) {
                 ret = sl_cli_fail(cli, "out of memory");
                 goto done;

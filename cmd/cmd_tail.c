@@ -223,6 +223,7 @@ static int sl_tail_run(sl_cli_t *cli)
                 goto done;
         }
         sl_codec_set_fetch_cb(codec, sl_registry_fetch_cb, registry);
+        sl_cli_decoder_ids(cli, codec);
         if (!(ev = sl_event_new())) {
                 ret = sl_cli_fail(cli, "out of memory");
                 goto done;

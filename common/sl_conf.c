@@ -106,6 +106,11 @@ static const sl_conf_prop_t sl_conf_table[] = {
            "Longest heartbeat interval that lag stretches to."),
 
     /* The projector (seerlog project). */
+    SL_STRING("project.reader.schema", "", 0,
+              "File with an older NodeStateEvent schema (e.g. schemas/node_state.v1.avsc) to "
+              "decode as a projector of that version would: fields it lacks are skipped, enum "
+              "symbols it lacks read as the enum's default. For testing mixed versions and "
+              "rolling upgrades; empty: the built-in schema."),
     SL_STRING("project.group.id", "seerlog-projector", 0,
               "Consumer group of the projectors; projectors sharing it split the partitions, "
               "each into its own store."),
@@ -795,6 +800,16 @@ const char *sl_conf_get(const sl_conf_t *conf, const char *key)
         if ((k = sl_conf_kafka_find(conf, rk_name)) >= 0)
                 return conf->kafka[k].value;
         return NULL;
+}
+
+int sl_conf_registry_in_use(const sl_conf_t *conf)
+{
+        const char *mode_origin = sl_conf_origin(conf, "schema.mode");
+        const char *url_origin = sl_conf_origin(conf, "registry.url");
+
+        if (mode_origin && strcmp(mode_origin, "default"))
+                return strcmp(sl_conf_get(conf, "schema.mode"), "fixed") != 0;
+        return url_origin && strcmp(url_origin, "default") != 0;
 }
 
 const char *sl_conf_origin(const sl_conf_t *conf, const char *key)

@@ -120,6 +120,14 @@ const char *sl_conf_get(const sl_conf_t *conf, const char *key);
 const char *sl_conf_origin(const sl_conf_t *conf, const char *key);
 
 /**
+ * @returns 1 when a schema registry decides what schema ids mean: schema.mode set to register or
+ *          lookup, or (schema.mode left at its default) registry.url given (--registry, a file,
+ *          -X); 0 otherwise, and then schema.id stands for the built-in schema without asking
+ *          any registry. Decoders (projector, tail, history, export) follow it.
+ */
+int sl_conf_registry_in_use(const sl_conf_t *conf);
+
+/**
  * Typed getters for seerlog's keys. The value was validated when set, so they cannot fail; a key
  * that is not in the table or not of that type is a programming error and returns 0.
  */

@@ -155,6 +155,16 @@ void sl_codec_set_fetch_cb(sl_codec_t *c, sl_schema_fetch_cb_t *cb, void *opaque
         c->fetch_opaque = opaque;
 }
 
+void sl_codec_forget_schema(sl_codec_t *c, int32_t schema_id)
+{
+        for (size_t i = 0; i < c->writer_cnt; i++)
+                if (c->writers[i].id == schema_id) {
+                        sl_aschema_destroy(c->writers[i].schema);
+                        c->writers[i] = c->writers[--c->writer_cnt];
+                        return;
+                }
+}
+
 sl_err_t sl_codec_add_schema(sl_codec_t *c, int32_t schema_id, const char *text, char *errstr,
                              size_t errstr_size)
 {

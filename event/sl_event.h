@@ -263,6 +263,14 @@ int32_t sl_codec_writer_id(const sl_codec_t *codec);
 sl_err_t sl_codec_add_schema(sl_codec_t *codec, int32_t schema_id, const char *text, char *errstr,
                              size_t errstr_size);
 
+/**
+ * Forgets the writer schema under @p schema_id, sl_codec_new()'s own included, so that the
+ * fetch callback is asked for it: a decoder whose schema ids all come from a registry must not
+ * assume that writer_id is the built-in schema (the registry may have given that id to another
+ * version).
+ */
+void sl_codec_forget_schema(sl_codec_t *codec, int32_t schema_id);
+
 /** Installs a callback for ids not added with sl_codec_add_schema(). The result is cached. */
 void sl_codec_set_fetch_cb(sl_codec_t *codec, sl_schema_fetch_cb_t *cb, void *opaque);
 

@@ -924,6 +924,46 @@ static void sl_changelog_abort(sl_projector_t *p)
         }
 }
 
+/* The decoding codec: the built-in schema, or as project.reader.schema's older version. */
+static sl_err_t sl_proj_codec(sl_projector_t *p, const sl_conf_t *conf, char *errstr,
+                              size_t errstr_size)
+{
+        const char *path = sl_conf_get(conf, "project.reader.schema");
+        int32_t id = (int32_t)sl_conf_get_int(conf, "schema.id");
+        char *text = NULL;
+        FILE *f;
+        long len;
+
+        if (!path || !*path) {
+                if (!(p->codec = sl_codec_new(id, errstr, errstr_size)))
+                        return SL_ERR_SCHEMA;
+                goto ids;
+        }
+        if (!(f = fopen(path, "r")))
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "project.reader.schema %s: %s",
+                                 path, strerror(errno));
+        if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || len > (1 << 20) ||
+            fseek(f, 0, SEEK_SET) || !(text = calloc(1, (size_t)len + 1)) ||
+            fread(text, 1, (size_t)len, f) != (size_t)len) {
+                fclose(f);
+                free(text);
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "project.reader.schema %s: cannot read it (at most 1 MiB)", path);
+        }
+        fclose(f);
+        p->codec = sl_codec_new_reader(id, text, errstr, errstr_size);
+        free(text);
+        if (!p->codec)
+                return SL_ERR_CONFIG;
+        fprintf(stderr, "seerlog: project: decoding as a reader of %s\n", path);
+ids:
+        /* With a registry in use every id is the registry's to say: its id schema.id may
+         * belong to another version of the schema. */
+        if (sl_conf_registry_in_use(conf))
+                sl_codec_forget_schema(p->codec, id);
+        return SL_OK;
+}
+
 /*
  * A replay's partitions: each from the store's offset (the log's start when it has none) up to
  * its end, assigned without a group. A partition with nothing to read counts as read.
@@ -1053,8 +1093,7 @@ static sl_projector_t *sl_projector_create(const sl_conf_t *conf, const char *st
         if (sl_store_open(store_dir, sl_conf_get_int(conf, "store.max.bytes"), &p->store, errstr,
                           errstr_size))
                 goto fail;
-        if (!(p->codec =
-                  sl_codec_new((int32_t)sl_conf_get_int(conf, "schema.id"), errstr, errstr_size)) ||
+        if (sl_proj_codec(p, conf, errstr, errstr_size) ||
             !(p->registry = sl_registry_client_new(conf, errstr, errstr_size)))
                 goto fail;
         sl_codec_set_fetch_cb(p->codec, sl_registry_fetch_cb, p->registry);

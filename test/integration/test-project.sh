@@ -47,13 +47,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # A registry of our own (the unknown schema id must be a registry's 404, not a network error).
 start_registry proj || { not_ok "registry did not start" "$(tail -5 "$TMP/registry.log")"; finish; }
 
-sim() { # SEED DURATION [options]: a fleet publishing to $PREFIX.state.{region}.{type}
+sim() { # SEED DURATION [options]: a fleet publishing to $PREFIX.state.{region}.{type}, its
+  # schema registered in the test's registry (which the projectors decode with: there, ids are
+  # the registry's)
   local seed=$1 duration=$2
   shift 2
   timeout 120 "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 60 --regions 2 --types 2 \
     --rate 1500 --duration "$duration" --seed "$seed" --restart 4 --flap 4 \
     -X "topic.template=$PREFIX.state.{region}.{type}" -X topic.partitions=3 \
-    -X schema.mode=fixed -X outbox.enable=false "$@"
+    --registry "$REG" -X schema.mode=register -X outbox.enable=false "$@"
 }
 proj() { # STORE GROUP [options]: seerlog project over the test's topics, exec'ed (so that a
   # background `proj ... &` is the projector's own pid, for kill -9), under a 120 s timeout
@@ -305,7 +307,7 @@ PY
 # ---- a full store stops the projector with a clear error; restarted with room, nothing lost ----
 big="^${PREFIX//./\\.}\\.big\\..+"
 timeout 120 "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 20000 --rate 40000 --duration 1 \
-  --seed 5 -X "topic.template=$PREFIX.big.all" -X topic.partitions=3 -X schema.mode=fixed \
+  --seed 5 -X "topic.template=$PREFIX.big.all" -X topic.partitions=3 --registry "$REG" \
   -X outbox.enable=false >"$TMP/big.json" 2>"$TMP/big.err" || not_ok "simulate (big)" "$(tail -3 "$TMP/big.err")"
 outG=$(PROJ_TIMEOUT=1 proj "$TMP/g" g --catch-up -X "project.topic.pattern=$big" \
   -X store.max.bytes=1048576 -X project.changelog.topic= 2>"$TMP/g.err")
