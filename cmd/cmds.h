@@ -12,6 +12,7 @@ extern const sl_cmd_t sl_cmd_tail;
 extern const sl_cmd_t sl_cmd_history;
 extern const sl_cmd_t sl_cmd_registry;
 extern const sl_cmd_t sl_cmd_agent;
+extern const sl_cmd_t sl_cmd_bridge;
 extern const sl_cmd_t sl_cmd_simulate;
 extern const sl_cmd_t sl_cmd_bench;
 extern const sl_cmd_t sl_cmd_control;

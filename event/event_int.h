@@ -27,9 +27,6 @@ sl_err_t sl_event_kv_put(sl_event_t *ev, sl_kv_t **kvs, size_t *cnt, size_t *cap
                          size_t key_len, const char *value, size_t value_len);
 sl_err_t sl_event_sensor_put(sl_event_t *ev, const char *name, size_t name_len, double value);
 
-/* 1 if s[0..len) is valid UTF-8 without NUL bytes. */
-int sl_utf8_valid(const char *s, size_t len);
-
 /* ---- Writer schemas: sl_schema's validated tree plus a decode plan ---- */
 
 #include "sl_schema_tree.h"

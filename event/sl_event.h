@@ -174,6 +174,10 @@ sl_err_t sl_event_add_service_meta(sl_event_t *ev, const char *key, const char *
 /** Sets has_usage. */
 sl_err_t sl_event_add_sensor(sl_event_t *ev, const char *name, double value);
 
+/** @returns 1 if @p s [0..@p len) is valid UTF-8 (no overlong forms, no surrogates) without
+ *  NUL bytes, else 0. */
+int sl_utf8_valid(const char *s, size_t len);
+
 /** Deep-copies @p src into @p dst (reset first). */
 sl_err_t sl_event_copy(sl_event_t *dst, const sl_event_t *src);
 

@@ -249,5 +249,42 @@ check_usage_error "history: empty range" "the range is empty" "(see 'seerlog hel
 check_usage_error "history: bad --topics" "is not a regular expression" \
   "(see 'seerlog help history')" "${H[@]}" n1 --topics '('
 
+# --- bridge: everything that fails before a broker is contacted ---
+check "help bridge" 0 out "usage: seerlog bridge --inventory FILE" -- help bridge
+[[ "$out" == *"NODE_ID TYPE REGION PROBE [KEY=VALUE ...]"* && "$out" == *"--native-from SOURCE"* &&
+  "$out" == *"tcp://HOST:PORT"* && "$out" == *"SIGHUP"* && "$out" == *"topic.template"* ]] &&
+  ok "help bridge: the inventory format, native detection, reload, the properties" ||
+  not_ok "help bridge: the inventory format, native detection, reload, the properties" "$out"
+check "--help lists bridge" 0 out "  bridge " -- --help
+B=(bridge --bootstrap 127.0.0.1:1)
+printf 'n1 seer eu-west http://127.0.0.1:1/healthz rack=r1\nn2 seer eu-west tcp://127.0.0.1:1\n' >"$TMP/inv.ok"
+printf '# fleet\nn1 seer eu-west http://127.0.0.1:1/\nn2 seer eu-west udp://127.0.0.1:1\n' >"$TMP/inv.scheme"
+printf 'n1 seer eu-west tcp://h:1\n\nn1 tns eu-west tcp://h:2\n' >"$TMP/inv.dup"
+printf 'n1 seer eu-west\n' >"$TMP/inv.short"
+check_usage_error "bridge without --inventory" "missing required option --inventory" \
+  "(see 'seerlog help bridge')" "${B[@]}"
+check_usage_error "bridge: inventory missing" "$TMP/missing.inv: No such file or directory" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/missing.inv"
+check_usage_error "bridge: bad probe scheme names file:line" \
+  "$TMP/inv.scheme:3: probe \"udp://127.0.0.1:1\": unknown scheme \"udp\"" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.scheme"
+check_usage_error "bridge: duplicate node id names both lines" \
+  "$TMP/inv.dup:3: node id \"n1\" is already on line 1" "(see 'seerlog help bridge')" \
+  "${B[@]}" --inventory "$TMP/inv.dup"
+check_usage_error "bridge: too few fields" "$TMP/inv.short:1: expected NODE_ID TYPE REGION PROBE" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.short"
+check_usage_error "bridge: topic.template that no region fills" "unknown placeholder {zone}" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" -X 'topic.template=s.{zone}'
+check_usage_error "bridge --native-from nonsense" "--native-from kafka: expected changelog, none" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" --native-from kafka
+check_usage_error "bridge: changelog without a topic" "project.changelog.topic is empty" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" -X project.changelog.topic=
+check_usage_error "bridge --http-error-status up" "--http-error-status up: expected degraded or down" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" --http-error-status up
+check_usage_error "bridge --interval-ms 0" "--interval-ms 0: expected an integer" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" --interval-ms 0
+check_usage_error "bridge --concurrency 0" "--concurrency 0: expected an integer" \
+  "(see 'seerlog help bridge')" "${B[@]}" --inventory "$TMP/inv.ok" --concurrency 0
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
