@@ -19,6 +19,7 @@ static const sl_opt_t sl_state_opts[] = {
     {"type", 0, "T", 0, "Only nodes of node type T"},
     {"status", 0, "S", 0,
      "Only nodes with status S (up, degraded, draining, down, left, maintenance, unknown)"},
+    {"source", 0, "SRC", 0, "Only nodes whose state came from SRC (agent, bridge, unknown)"},
     {"liveness", 0, "L", 0,
      "Only nodes in liveness state L (alive, suspect, dead, left, missing, unknown)"},
     {"label", 0, "K=V", SL_OPT_REPEAT, "Only nodes with label K=V (all must hold)"},
@@ -143,8 +144,9 @@ enum { SL_STATE_TABLE, SL_STATE_WIDE, SL_STATE_JSON };
 #define SL_STATE_PAGE_MAX 1000
 
 /* The options that only the API views take. */
-static const char *const sl_state_api_opts[] = {"url",   "region", "type",  "status", "liveness",
-                                                "label", "sort",   "limit", "output", NULL};
+static const char *const sl_state_api_opts[] = {"url",    "region",   "type",  "status",
+                                                "source", "liveness", "label", "sort",
+                                                "limit",  "output",   NULL};
 
 /* Appends "&NAME=VALUE" (VALUE percent-encoded) to @p q. @returns -1 when out of memory. */
 static int sl_state_query_add(char **q, const char *name, const char *value)
@@ -166,7 +168,8 @@ static int sl_state_query_add(char **q, const char *name, const char *value)
 /* The query of /v1/nodes for the filters and the order given ("?x=1&..." without limit). */
 static int sl_state_query(sl_cli_t *cli, char **qp)
 {
-        static const char *const filters[] = {"region", "type", "status", "liveness", "sort", NULL};
+        static const char *const filters[] = {"region",   "type", "status", "source",
+                                              "liveness", "sort", NULL};
         char *q = strdup("");
         int ret = 0;
 
@@ -469,8 +472,9 @@ static int sl_state_run(sl_cli_t *cli)
         else
                 return sl_cli_usage_error(cli, "-o %s: expected table, wide or json", out);
         if (argc == 1) {
-                static const char *const list_only[] = {"region", "type", "status", "liveness",
-                                                        "label",  "sort", "limit",  NULL};
+                static const char *const list_only[] = {"region", "type",     "status",
+                                                        "source", "liveness", "label",
+                                                        "sort",   "limit",    NULL};
 
                 for (size_t i = 0; list_only[i]; i++)
                         if (sl_cli_count(cli, list_only[i]))

@@ -382,6 +382,7 @@ typedef struct {
         const char *region, *type;
         int status;   /* -1: any */
         int liveness; /* -1: any */
+        int source;   /* -1: any */
         const char *label_k[SL_API_LABELS_MAX], *label_v[SL_API_LABELS_MAX];
         size_t label_cnt;
 } sl_api_filter_t;
@@ -393,6 +394,8 @@ static int sl_api_match(sl_api_t *api, const sl_api_filter_t *f, const sl_event_
         if (f->type && strcmp(f->type, ev->node_type))
                 return 0;
         if (f->status >= 0 && (int)ev->status != f->status)
+                return 0;
+        if (f->source >= 0 && (int)ev->source != f->source)
                 return 0;
         for (size_t i = 0; i < f->label_cnt; i++) {
                 size_t j;
@@ -554,7 +557,7 @@ static int sl_api_filters(const sl_http_args_t *args, sl_api_filter_t *f, sl_api
         const char *v;
 
         memset(f, 0, sizeof(*f));
-        f->status = f->liveness = -1;
+        f->status = f->liveness = f->source = -1;
         f->region = sl_http_arg(args, "region");
         f->type = sl_http_arg(args, "type");
         if ((v = sl_http_arg(args, "status"))) {
@@ -565,6 +568,16 @@ static int sl_api_filters(const sl_http_args_t *args, sl_api_filter_t *f, sl_api
                         return -1;
                 }
                 f->status = (int)st;
+        }
+        if ((v = sl_http_arg(args, "source"))) {
+                sl_source_t src;
+
+                if (sl_source_parse(v, &src)) {
+                        sl_api_error(r, 400,
+                                     "source: \"%.100s\" is not one of agent, bridge, unknown", v);
+                        return -1;
+                }
+                f->source = (int)src;
         }
         if ((v = sl_http_arg(args, "liveness"))) {
                 sl_liveness_state_t st;

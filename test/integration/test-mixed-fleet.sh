@@ -202,6 +202,12 @@ nodes "all(live(i) == 'alive' for i in nodes)" && ok "every node alive" ||
 nodes "all(geo(i) is None for i in ['v1-0', 'v1-1', 'v1-2', 'v1-3']) and geo('py-1')['site'] == 'par' and nodes['br-2']['status'] == 'degraded'" &&
   ok "version-1 nodes without geo, Python version-2 nodes with it; br-2 (HTTP 503) degraded" ||
   not_ok "fields" "$(grep -E '"v1-1"|"py-1"|"br-2"' "$TMP/nodes.jsonl" | cut -c1-400)"
+bridged=$("$SEERLOG" state --url "$API" --source bridge -o json 2>&1 |
+  python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["node_id"] for l in sys.stdin)))')
+[[ $bridged == "br-1 br-2 br-3" ]] && ok "state --source bridge: the nodes still bridged ($bridged)" ||
+  not_ok "state --source bridge: '$bridged'"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/nodes?source=carrier-pigeon")
+[[ $code == 400 ]] && ok "/v1/nodes?source=carrier-pigeon: 400" || not_ok "bad source filter: HTTP $code"
 dead=$(curl -sf "$API/metrics" | awk '/^seerlog_projector_dead_letters_total/ {print $2}')
 [[ ${dead:-x} == 0 ]] && ok "nothing dead-lettered" || not_ok "dead letters: '$dead'"
 
