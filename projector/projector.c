@@ -86,6 +86,10 @@ typedef struct {
         size_t pend_cnt;
         sl_batch_part_t *parts; /**< Every partition the batch read. */
         size_t part_cnt, part_cap;
+        /* Pending values stored before the sorted ones, in log order: a node's events switched
+         * between bridged and native within the batch (see sl_pend()). */
+        sl_pending_t *early;
+        size_t early_cnt, early_cap;
         size_t records;
         int64_t received; /**< Wall clock when read: the events' receipt time, for liveness. */
         uint64_t ignored, superseded, dead;
@@ -1265,6 +1269,7 @@ void sl_projector_destroy(sl_projector_t *p)
                 free(p->batch[i]->pend);
                 free(p->batch[i]->order);
                 free(p->batch[i]->parts);
+                free(p->batch[i]->early);
                 free(p->batch[i]);
         }
         free(p->slots);
@@ -1345,6 +1350,32 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         if ((err = sl_store_value(p->store, ev, &b->arena, errstr, errstr_size)))
                 return err;
         val_len = b->arena.len - start;
+        /*
+         * Between a bridged and a native event the rule depends on the stored state (a bridged
+         * event replaces a native state only once the node left), so coalescing across the two
+         * sides could differ from applying the events one by one. When a node's events switch
+         * sides, its pending value is set aside to be stored first, in log order, and the new
+         * event starts a new pending value: within one side the numbers decide, and the result
+         * equals a one-by-one application whatever the batch boundaries.
+         */
+        if (pe && (pe->source == SL_SOURCE_BRIDGE) != (ev->source == SL_SOURCE_BRIDGE)) {
+                if (b->early_cnt == b->early_cap) {
+                        size_t cap = b->early_cap ? 2 * b->early_cap : 16;
+                        sl_pending_t *ne = realloc(b->early, cap * sizeof(*ne));
+
+                        if (!ne) {
+                                b->arena.len = start;
+                                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM,
+                                                 "out of memory");
+                        }
+                        b->early = ne;
+                        b->early_cap = cap;
+                }
+                b->early[b->early_cnt++] = *pe;
+                pe->val_off = start; /* a value of its own: the one set aside stays */
+                pe->val_cap = (uint32_t)val_len;
+                goto fill;
+        }
         if (pe && !sl_store_supersedes(ev->incarnation, ev->seq, ev->source, pe->inc, pe->seq,
                                        pe->source, pe->status)) {
                 b->arena.len = start; /* stale next to the batch's pending event */
@@ -1378,6 +1409,7 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
         }
         if (!is_new)
                 b->superseded++;
+fill:
         pe->val_len = (uint32_t)val_len;
         pe->inc = ev->incarnation;
         pe->seq = ev->seq;
@@ -1478,7 +1510,7 @@ static void sl_sort_level(const sl_batch_t *b, sl_sort_t *o, size_t n, size_t fr
 static void sl_batch_reset(sl_batch_t *b)
 {
         b->arena.len = 0;
-        b->pend_cnt = b->part_cnt = 0;
+        b->pend_cnt = b->part_cnt = b->early_cnt = 0;
         b->records = b->ignored = b->superseded = b->dead = 0;
         b->applied = b->nodes = 0;
         b->rc = 0;
@@ -1618,8 +1650,9 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                 }
                 p->txn_open = 1;
         }
-        for (size_t i = 0; i < b->pend_cnt; i++) {
-                sl_pending_t *pe = &b->pend[b->order[i].idx];
+        for (size_t i = 0; i < b->early_cnt + b->pend_cnt; i++) {
+                sl_pending_t *pe =
+                    i < b->early_cnt ? &b->early[i] : &b->pend[b->order[i - b->early_cnt].idx];
                 const char *id = (const char *)b->arena.data + pe->off;
                 const uint8_t *val = b->arena.data + pe->val_off;
                 int done = 0;
