@@ -57,8 +57,11 @@ const sl_cmd_t sl_cmd_publish = {
         "(default seerlog.state.{region}.{type}). Unless topic.create is set explicitly, publish\n"
         "does not create topics (the broker's auto-creation or the operator does).\n"
         "\n"
-        "Schema id: schema.id as is, unless schema.mode is set explicitly (register|lookup under\n"
-        "the subject TOPIC-value) or --auto-register is given (schema.mode=register: registers\n"
+        "Schema id: schema.id as is (schema.mode=fixed, the default without a registry); with\n"
+        "--registry (or registry.url) given, schema.mode defaults to lookup: the id the\n"
+        "registry has for the built-in schema under TOPIC-value, as the readers, which then ask\n"
+        "the registry what every id is, expect. schema.mode may be set explicitly\n"
+        "(register|lookup|fixed), or --auto-register given (schema.mode=register: registers\n"
         "the built-in schema with the registry at registry.url (--registry) under TOPIC-value,\n"
         "Confluent's TopicNameStrategy, which checks it against the subject's compatibility\n"
         "level, and writes the id the registry returns). Registering a schema the subject\n"
@@ -269,7 +272,8 @@ static int sl_publish_configure(sl_cli_t *cli, int64_t timeout_ms, int *outboxp)
         snprintf(timeout, sizeof(timeout), "%lld", (long long)timeout_ms);
         if ((ret = sl_publish_default(cli, "delivery.timeout.ms", timeout)) ||
             (ret = sl_publish_default(cli, "topic.create", "false")) ||
-            (ret = sl_publish_default(cli, "schema.mode", "fixed")))
+            (ret = sl_publish_default(cli, "schema.mode",
+                                      sl_conf_registry_in_use(conf) ? "lookup" : "fixed")))
                 return ret;
         if (sl_conf_set_from(conf, "outbox.enable", *outboxp ? "true" : "false",
                              "publish (outbox only with outbox.dir)", errstr, sizeof(errstr)) ||

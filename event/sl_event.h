@@ -247,7 +247,7 @@ void sl_codec_destroy(sl_codec_t *codec);
  *        @p reader_text is that version's schema (e.g. schemas/node_state.v1.avsc). Fields it
  *        lacks are skipped (left at their reset values), enum symbols it lacks read as its
  *        enum's default. Encoding is unchanged (the library's own schema). For testing mixed
- *        versions and rolling upgrades (the config key schema.reader.file); NULL is
+ *        versions and rolling upgrades (the config key project.reader.schema); NULL is
  *        sl_codec_new().
  */
 sl_codec_t *sl_codec_new_reader(int32_t writer_id, const char *reader_text, char *errstr,
