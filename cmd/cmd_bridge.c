@@ -137,6 +137,7 @@ struct sl_known_s {
         int known; /* 0: tombstone, or not in the last complete walk of the API. */
         sl_source_t source;
         sl_node_status_t status;
+        int takeover; /* A bridged state carrying SL_TAKEOVER_LABEL. */
         int64_t incarnation, seq, event_time_ms;
         uint64_t gen;    /* The API walk that saw it last. */
         int64_t run_inc; /* The last incarnation this run gave the node; 0: none. */
@@ -566,6 +567,17 @@ static sl_pending_t *sl_bridge_queue(sl_bridge_t *b, sl_bnode_t *n, const sl_inv
                 sl_bridge_warn(b, "node %s: %s", n->inv->node_id, errstr);
                 return NULL;
         }
+        /* Taking the node back after its agent left (or going on with such a takeover): the
+         * events say so, and only a newer native event then replaces them in the projector,
+         * not a stale one of the agent that left (sl_store_supersedes()). */
+        if (n && n->known && n->known->known &&
+            ((n->known->source != SL_SOURCE_BRIDGE && n->known->status == SL_STATUS_LEFT) ||
+             (n->known->source == SL_SOURCE_BRIDGE && n->known->takeover)) &&
+            (err = sl_event_add_label(pe->ev, SL_TAKEOVER_LABEL, "1"))) {
+                b->errors++;
+                sl_bridge_warn(b, "node %s: %s", n->inv->node_id, sl_err_str(err));
+                return NULL;
+        }
         pe->node = n;
         b->batch_cnt++;
         return pe;
@@ -662,6 +674,7 @@ static void sl_bridge_learn(sl_bridge_t *b, const char *id, size_t len, const sl
         k->known = 1;
         k->source = ev->source;
         k->status = ev->status;
+        k->takeover = sl_event_takeover(ev);
         k->incarnation = ev->incarnation;
         k->seq = ev->seq;
         k->event_time_ms = ev->event_time_ms;
@@ -892,6 +905,14 @@ static void sl_bridge_api_done(sl_bridge_t *b, const sl_probe_result_t *res)
                 ev->incarnation = json_integer_value(json_object_get(state, "incarnation"));
                 ev->seq = json_integer_value(json_object_get(state, "seq"));
                 ev->event_time_ms = json_integer_value(json_object_get(state, "event_time"));
+                {
+                        json_t *take =
+                            json_object_get(json_object_get(state, "labels"), SL_TAKEOVER_LABEL);
+
+                        if (json_is_string(take) &&
+                            sl_event_add_label(ev, SL_TAKEOVER_LABEL, json_string_value(take)))
+                                continue;
+                }
                 sl_bridge_learn(b, id, strlen(id), ev);
         }
         next = json_object_get(doc, "next_cursor");

@@ -520,6 +520,16 @@ static int dbl_equal(double a, double b)
         return !memcmp(&a, &b, sizeof(a));
 }
 
+int sl_event_takeover(const sl_event_t *ev)
+{
+        if (ev->source != SL_SOURCE_BRIDGE)
+                return 0;
+        for (size_t i = 0; i < ev->label_cnt; i++)
+                if (!strcmp(ev->labels[i].key, SL_TAKEOVER_LABEL))
+                        return !strcmp(ev->labels[i].value, "1");
+        return 0;
+}
+
 int sl_event_equal(const sl_event_t *a, const sl_event_t *b)
 {
         if (strcmp(a->event_id, b->event_id) || strcmp(a->node_id, b->node_id) ||

@@ -174,6 +174,13 @@ sl_err_t sl_event_add_service_meta(sl_event_t *ev, const char *key, const char *
 /** Sets has_usage. */
 sl_err_t sl_event_add_sensor(sl_event_t *ev, const char *name, double value);
 
+/** The label a bridged event carries when the bridge took the node back after its agent left
+ *  (value "1"); see sl_store_supersedes(). */
+#define SL_TAKEOVER_LABEL "seerlog.takeover"
+
+/** @returns 1 when @p ev is bridged (source bridge) and carries SL_TAKEOVER_LABEL = "1". */
+int sl_event_takeover(const sl_event_t *ev);
+
 /** @returns 1 if @p s [0..@p len) is valid UTF-8 (no overlong forms, no surrogates) without
  *  NUL bytes, else 0. */
 int sl_utf8_valid(const char *s, size_t len);

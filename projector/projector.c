@@ -58,6 +58,7 @@ typedef struct {
         sl_event_kind_t kind;
         sl_node_status_t status;
         sl_source_t source;
+        int takeover;   /**< sl_event_takeover() */
         int64_t rec_ms; /**< The record's timestamp (a replay's liveness clock). */
         int applied;    /**< Set by the writer: stored (newer than the stored state). */
 } sl_pending_t;
@@ -1377,7 +1378,7 @@ static sl_err_t sl_pend(sl_projector_t *p, sl_batch_t *b, const sl_part_t *pt, i
                 goto fill;
         }
         if (pe && !sl_store_supersedes(ev->incarnation, ev->seq, ev->source, pe->inc, pe->seq,
-                                       pe->source, pe->status)) {
+                                       pe->source, pe->status, pe->takeover)) {
                 b->arena.len = start; /* stale next to the batch's pending event */
                 return SL_ERR_NOT_FOUND;
         }
@@ -1417,6 +1418,7 @@ fill:
         pe->kind = ev->kind;
         pe->status = ev->status;
         pe->source = ev->source;
+        pe->takeover = sl_event_takeover(ev);
         pe->src_topic = pt->topic;
         pe->src_partition = pt->partition;
         pe->src_offset = offset;

@@ -24,7 +24,9 @@
  * own agent (any other source: native), so that such a node never flaps between the two
  * (sl_store_supersedes()): a bridged event never replaces a native state unless the node left
  * (status left: the agent was removed, the bridge speaks for it again), and a native event
- * always replaces a bridged state, whatever their incarnations.
+ * replaces a bridged state whatever their incarnations, unless the bridge took the node back
+ * after its agent left (the state carries SL_TAKEOVER_LABEL): then only a newer native event
+ * (a reinstalled agent) does, and a stale one (a duplicate of the agent's old events) does not.
  *
  * Transactions: writes go through one write transaction at a time (sl_store_begin()), which
  * ends in sl_store_commit() (durable: LMDB syncs on commit) or sl_store_abort(). Reads
@@ -138,21 +140,23 @@ sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char
 
 /**
  * @returns 1 when an event (@p inc, @p seq, @p source) replaces a node's state (@p s_inc,
- *          @p s_seq, @p s_source, @p s_status), 0 when it is a duplicate, stale, or a bridged
- *          event for a node that speaks for itself (see Ordering). The store's guard and the
+ *          @p s_seq, @p s_source, @p s_status, @p s_takeover: the state carries
+ *          SL_TAKEOVER_LABEL), 0 when it is a duplicate, stale, or a bridged event for a node
+ *          that speaks for itself (see Ordering). The store's guard and the
  *          projector's coalescing of a batch both decide by it.
  */
 static inline int sl_store_supersedes(int64_t inc, int64_t seq, sl_source_t source, int64_t s_inc,
                                       int64_t s_seq, sl_source_t s_source,
-                                      sl_node_status_t s_status)
+                                      sl_node_status_t s_status, int s_takeover)
 {
         int bridged = source == SL_SOURCE_BRIDGE, s_bridged = s_source == SL_SOURCE_BRIDGE;
+        int newer = inc > s_inc || (inc == s_inc && seq > s_seq);
 
         if (bridged && !s_bridged)
                 return s_status == SL_STATUS_LEFT;
         if (!bridged && s_bridged)
-                return 1;
-        return inc > s_inc || (inc == s_inc && seq > s_seq);
+                return !s_takeover || newer;
+        return newer;
 }
 
 /**

@@ -389,8 +389,8 @@ sl_err_t sl_store_value(sl_store_t *s, const sl_event_t *ev, sl_buf_t *out, char
 /* The source and status of the stored state @p v of node @p k (the write transaction's
  * decode). */
 static sl_err_t sl_store_origin(sl_store_t *s, const MDB_val *k, const MDB_val *v,
-                                sl_source_t *sourcep, sl_node_status_t *statusp, char *errstr,
-                                size_t errstr_size)
+                                sl_source_t *sourcep, sl_node_status_t *statusp, int *takeoverp,
+                                char *errstr, size_t errstr_size)
 {
         sl_err_t err;
 
@@ -402,6 +402,7 @@ static sl_err_t sl_store_origin(sl_store_t *s, const MDB_val *k, const MDB_val *
                 return err;
         *sourcep = s->wev->source;
         *statusp = s->wev->status;
+        *takeoverp = sl_event_takeover(s->wev);
         return SL_OK;
 }
 
@@ -439,13 +440,14 @@ sl_err_t sl_store_put(sl_store_txn_t *t, const char *node_id, size_t id_len, con
                 if (source == SL_SOURCE_BRIDGE || !newer) {
                         sl_source_t s_source = SL_SOURCE_UNKNOWN;
                         sl_node_status_t s_status = SL_STATUS_UNKNOWN;
+                        int s_takeover = 0;
                         sl_err_t err;
 
-                        if ((err = sl_store_origin(s, &k, &v, &s_source, &s_status, errstr,
-                                                   errstr_size)))
+                        if ((err = sl_store_origin(s, &k, &v, &s_source, &s_status, &s_takeover,
+                                                   errstr, errstr_size)))
                                 return err;
                         newer = sl_store_supersedes(new_inc, new_seq, source, inc, seq, s_source,
-                                                    s_status);
+                                                    s_status, s_takeover);
                 }
                 if (!newer)
                         return SL_OK; /* a duplicate or stale: the stored state stays */

@@ -235,13 +235,17 @@ PY
   not_ok "watch stream: mig-1's sources in order: '$moves'" "$(grep -c . "$TMP/watch.sse") lines"
 
 # ---- the bridged/native rule gives one result whatever the batch boundaries ----
-# On one partition: an agent joins and leaves, then the bridge takes the node back, then a stale
-# heartbeat of the agent arrives. Stores fed in one batch, in one-record batches and in two
-# batches split after the leave must agree, and verify must find the projection right.
+# On one partition: det-1's agent joins and leaves, then the bridge takes det-1 back (its join
+# says so: the seerlog.takeover label), then a stale heartbeat of the agent arrives: det-1 stays
+# bridged. det-2: a bridge that never saw it native joins with a newer incarnation than its
+# agent's join, which arrives later (the race of a bridge restart): the agent wins. Stores fed in
+# one batch, in one-record batches and in two batches split after the leave must agree, and
+# verify must find the projection right.
 DT="$PREFIX.state.det.x"
-detpub() { # SOURCE INC SEQ STATUS KIND
-  printf '{"node_id":"det-1","node_type":"x","region":"det","incarnation":%s,"seq":%s,
-    "status":"%s","kind":"%s","source":"%s"}' "$2" "$3" "$4" "$5" "$1" |
+detpub() { # SOURCE INC SEQ STATUS KIND [NODE [LABELS-JSON]]
+  printf '{"node_id":"%s","node_type":"x","region":"det","incarnation":%s,"seq":%s,
+    "status":"%s","kind":"%s","source":"%s","labels":%s}' "${6:-det-1}" "$2" "$3" "$4" "$5" "$1" \
+    "${7:-{\}}" |
     "$SEERLOG" publish --json "${COMMON[@]}" --topic "$DT" --auto-register -X topic.partitions=1 \
       >/dev/null 2>>"$TMP/det.err"
 }
@@ -253,13 +257,20 @@ detproj() { # STORE [options]
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 detpub agent 100 0 up join && detpub agent 100 1 left leave || not_ok "det publish" "$(tail -3 "$TMP/det.err")"
 detproj "$TMP/det-split" >/dev/null
-detpub bridge 300 0 up join && detpub agent 50 0 up heartbeat || not_ok "det publish" "$(tail -3 "$TMP/det.err")"
+detpub bridge 300 0 up join det-1 '{"seerlog.takeover":"1"}' && detpub agent 50 0 up heartbeat &&
+  detpub bridge 300 0 up join det-2 && detpub agent 100 0 up join det-2 ||
+  not_ok "det publish" "$(tail -3 "$TMP/det.err")"
 h_split=$(detproj "$TMP/det-split")
 h_one=$(detproj "$TMP/det-one")
 h_each=$(detproj "$TMP/det-each" -X project.batch.max=1)
 [[ -n $h_one && $h_split == "$h_one" && $h_each == "$h_one" ]] &&
   ok "agent join, leave | bridge join, stale agent heartbeat: one store hash in one batch, two, and one record each" ||
   not_ok "batch boundaries change the result: split $h_split, one $h_one, each $h_each" "$(tail -3 "$TMP/det.err")"
+s1=$("$SEERLOG" state get det-1 --store "$TMP/det-one" 2>/dev/null | jget 'd["source"], d["incarnation"]')
+s2=$("$SEERLOG" state get det-2 --store "$TMP/det-one" 2>/dev/null | jget 'd["source"], d["incarnation"]')
+[[ $s1 == "bridge 300" && $s2 == "agent 100" ]] &&
+  ok "a takeover ignores the stale agent heartbeat (det-1: $s1); a blind bridge join yields to the agent (det-2: $s2)" ||
+  not_ok "det states: det-1 '$s1' det-2 '$s2'"
 "$SEERLOG" verify "${COMMON[@]}" --store "$TMP/det-split" >"$TMP/det-verify.out" 2>>"$TMP/det.err" &&
   ok "verify: the two-batch store matches a replay" ||
   not_ok "verify of the two-batch store" "$(cat "$TMP/det-verify.out")"

@@ -976,8 +976,24 @@ Test(store, native_events_win_over_bridged_ones)
         cr_expect_eq(apply_src(s, 1000, 2, SL_SOURCE_AGENT, SL_STATUS_LEFT), 1);
         cr_expect_eq(apply_src(s, 5000, 3, SL_SOURCE_BRIDGE, SL_STATUS_UP), 1);
         cr_expect_eq(stored_source(s), SL_SOURCE_BRIDGE);
+        /* That bridged state was not a takeover: any native event replaces it. */
+        cr_expect_eq(apply_src(s, 999, 0, SL_SOURCE_AGENT, SL_STATUS_UP), 1);
+        cr_expect_eq(apply_src(s, 999, 1, SL_SOURCE_AGENT, SL_STATUS_LEFT), 1);
+        /* A takeover (the label): a stale native event no longer replaces it, a newer one does. */
+        {
+                sl_event_t *ev = mk_event("n1", 6000, 0, SL_STATUS_UP);
+
+                ev->source = SL_SOURCE_BRIDGE;
+                cr_assert_eq(sl_event_add_label(ev, SL_TAKEOVER_LABEL, "1"), SL_OK);
+                cr_expect_eq(apply1(s, ev), 1);
+                sl_event_destroy(ev);
+        }
+        cr_expect_eq(apply_src(s, 999, 2, SL_SOURCE_AGENT, SL_STATUS_LEFT), 0);
+        cr_expect_eq(stored_source(s), SL_SOURCE_BRIDGE);
+        cr_expect_eq(apply_src(s, 7000, 0, SL_SOURCE_AGENT, SL_STATUS_UP), 1);
+        cr_expect_eq(stored_source(s), SL_SOURCE_AGENT);
         /* Unknown (not bridge) counts as native. */
-        cr_expect_eq(apply_src(s, 1, 0, SL_SOURCE_UNKNOWN, SL_STATUS_UP), 1);
+        cr_expect_eq(apply_src(s, 8000, 0, SL_SOURCE_UNKNOWN, SL_STATUS_UP), 1);
         cr_expect_eq(stored_source(s), SL_SOURCE_UNKNOWN);
         sl_store_close(s);
 }
@@ -985,14 +1001,17 @@ Test(store, native_events_win_over_bridged_ones)
 Test(store, supersedes_rule)
 {
         /* Same side: the numbers. */
-        cr_expect(sl_store_supersedes(2, 0, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP));
-        cr_expect(!sl_store_supersedes(1, 9, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP));
         cr_expect(
-            sl_store_supersedes(1, 3, SL_SOURCE_BRIDGE, 1, 2, SL_SOURCE_BRIDGE, SL_STATUS_UP));
+            sl_store_supersedes(2, 0, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP, 0));
+        cr_expect(
+            !sl_store_supersedes(1, 9, SL_SOURCE_AGENT, 1, 9, SL_SOURCE_AGENT, SL_STATUS_UP, 0));
+        cr_expect(
+            sl_store_supersedes(1, 3, SL_SOURCE_BRIDGE, 1, 2, SL_SOURCE_BRIDGE, SL_STATUS_UP, 0));
         /* Native over bridged, always; bridged over native only after a leave. */
-        cr_expect(sl_store_supersedes(0, 0, SL_SOURCE_AGENT, 9, 9, SL_SOURCE_BRIDGE, SL_STATUS_UP));
         cr_expect(
-            !sl_store_supersedes(9, 9, SL_SOURCE_BRIDGE, 0, 0, SL_SOURCE_AGENT, SL_STATUS_UP));
+            sl_store_supersedes(0, 0, SL_SOURCE_AGENT, 9, 9, SL_SOURCE_BRIDGE, SL_STATUS_UP, 0));
         cr_expect(
-            sl_store_supersedes(0, 0, SL_SOURCE_BRIDGE, 9, 9, SL_SOURCE_AGENT, SL_STATUS_LEFT));
+            !sl_store_supersedes(9, 9, SL_SOURCE_BRIDGE, 0, 0, SL_SOURCE_AGENT, SL_STATUS_UP, 0));
+        cr_expect(
+            sl_store_supersedes(0, 0, SL_SOURCE_BRIDGE, 9, 9, SL_SOURCE_AGENT, SL_STATUS_LEFT, 0));
 }
