@@ -165,7 +165,6 @@ struct sl_projector_s {
 static void *sl_writer_main(void *arg);
 static void sl_writer_idle(sl_projector_t *p);
 static sl_batch_t *sl_writer_collect(sl_projector_t *p);
-static void sl_part_pause(sl_projector_t *p, sl_part_t *pt, int pause);
 
 static int64_t sl_proj_mono_us(void)
 {
@@ -1825,7 +1824,7 @@ static void sl_rewind(sl_projector_t *p)
                                 continue;
                         pt->end_seen = 0;
                         pt->read_to = pt->next;
-                        sl_part_pause(p, pt, 0);
+                        sl_pause(p, &(size_t){(size_t)(pt - p->parts)}, 1, 0);
                 }
                 if (!(rkt = rd_kafka_topic_new(p->rk, pt->topic, NULL)))
                         continue;
@@ -1914,21 +1913,6 @@ static int sl_writer_busy(sl_projector_t *p, int or_result)
         return busy;
 }
 
-/* Pauses (@p pause 1) or resumes one partition. */
-static void sl_part_pause(sl_projector_t *p, sl_part_t *pt, int pause)
-{
-        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-
-        if (!one)
-                return;
-        rd_kafka_topic_partition_list_add(one, pt->topic, pt->partition);
-        if (pause)
-                rd_kafka_pause_partitions(p->rk, one);
-        else
-                rd_kafka_resume_partitions(p->rk, one);
-        rd_kafka_topic_partition_list_destroy(one);
-}
-
 /*
  * A replay's partition @p pt has something at @p offset (a record, or its end): @returns 1 when
  * a record there is to be applied, 0 when it is at or past the partition's end, which is then
@@ -1942,7 +1926,7 @@ static int sl_replay_keep(sl_projector_t *p, sl_part_t *pt, int64_t offset)
                 pt->read_to = offset + 1;
         if (!pt->end_seen && (!keep || offset + 1 >= pt->end)) {
                 pt->end_seen = 1;
-                sl_part_pause(p, pt, 1);
+                sl_pause(p, &(size_t){(size_t)(pt - p->parts)}, 1, 1);
         }
         return keep;
 }

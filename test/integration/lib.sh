@@ -15,6 +15,17 @@ finish() {
   exit $?
 }
 
+# python_venv ROOT: sets PY to the Python of the project's virtualenv (scripts/python-env), or
+# counts a failure and finishes when it is missing or out of date.
+python_venv() {
+  local why
+  if ! why=$("$1/scripts/python-env" --check 2>&1 >/dev/null); then
+    not_ok "the Python virtualenv is not ready: $why (run scripts/python-env)"
+    finish
+  fi
+  PY=$("$1/scripts/python-env" --path)/bin/python
+}
+
 # port_free PORT: nothing listens on 127.0.0.1:PORT.
 port_free() {
   [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]] &&

@@ -34,12 +34,7 @@ trap cleanup EXIT
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-venv=$("$root/scripts/python-env" --path)
-if ! why=$("$root/scripts/python-env" --check 2>&1 >/dev/null); then
-  not_ok "the Python virtualenv is not ready: $why (run scripts/python-env)"
-  finish
-fi
-PY=$venv/bin/python
+python_venv "$root"
 
 # await SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds or SECONDS pass.
 await() {

@@ -33,12 +33,7 @@ trap cleanup EXIT
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-venv=$("$root/scripts/python-env" --path)
-if ! why=$("$root/scripts/python-env" --check 2>&1 >/dev/null); then
-  not_ok "the Python virtualenv is not ready: $why (run scripts/python-env)"
-  finish
-fi
-PY=$venv/bin/python
+python_venv "$root"
 V1=$root/schemas/node_state.v1.avsc V2=$root/schemas/node_state.avsc
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
