@@ -1,6 +1,8 @@
 /* A client of the projector's HTTP API for the command-line views (api_client.h). */
 #include "api_client.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 struct sl_apic_s {
         char *base;
         CURL *h;
+        sl_apic_auth_t auth;
         sl_apic_cancel_cb *cancel;
         void *opaque;
 };
@@ -47,6 +50,17 @@ static int sl_apic_buf_add(sl_apic_buf_t *b, const char *s, size_t n, size_t max
         return 0;
 }
 
+int sl_apic_url_has_userinfo(const char *url)
+{
+        const char *p = strstr(url, "://"), *end;
+
+        if (!p)
+                return 0;
+        p += 3;
+        end = p + strcspn(p, "/?#");
+        return memchr(p, '@', (size_t)(end - p)) != NULL;
+}
+
 sl_err_t sl_apic_new(const char *base_url, sl_apic_cancel_cb *cancel, void *opaque, sl_apic_t **cp,
                      char *errstr, size_t errstr_size)
 {
@@ -54,6 +68,10 @@ sl_err_t sl_apic_new(const char *base_url, sl_apic_cancel_cb *cancel, void *opaq
         size_t len = strlen(base_url);
         CURLcode res;
 
+        if (sl_apic_url_has_userinfo(base_url))
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "the API's URL carries credentials (USER:PASSWORD@): URLs are "
+                                 "printed in messages; use api.basic.auth.user.info instead");
         if ((res = curl_global_init(CURL_GLOBAL_DEFAULT)))
                 return sl_seterr(errstr, errstr_size, SL_ERR_IO, "curl_global_init: %s",
                                  curl_easy_strerror(res));
@@ -76,8 +94,91 @@ void sl_apic_destroy(sl_apic_t *c)
                 return;
         if (c->h)
                 curl_easy_cleanup(c->h);
+        sl_apic_auth_clear(&c->auth);
         free(c->base);
         free(c);
+}
+
+static void sl_apic_wipe_free(char *s)
+{
+        if (s) {
+                memset(s, 0, strlen(s));
+                free(s);
+        }
+}
+
+sl_err_t sl_apic_auth_load(const sl_conf_t *conf, sl_apic_auth_t *a, char *errstr,
+                           size_t errstr_size)
+{
+        const char *up = sl_conf_get(conf, "api.basic.auth.user.info");
+        const char *tf = sl_conf_get(conf, "api.bearer.auth.token.file");
+        const char *ca = sl_conf_get(conf, "api.ssl.ca.location");
+        char line[4096];
+        FILE *fp;
+        size_t len;
+
+        if (up && *up && tf && *tf)
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "api.basic.auth.user.info and api.bearer.auth.token.file: set "
+                                 "one, not both");
+        if (up && *up && !strchr(up, ':'))
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "api.basic.auth.user.info: expected USER:PASSWORD");
+        if ((up && *up && !(a->userpwd = strdup(up))) || (ca && *ca && !(a->ca = strdup(ca))))
+                goto nomem;
+        if (!tf || !*tf)
+                return SL_OK;
+        if (!(fp = fopen(tf, "r")))
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "api.bearer.auth.token.file=%s: %s", tf, strerror(errno));
+        if (!fgets(line, sizeof(line), fp))
+                line[0] = '\0';
+        fclose(fp);
+        len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        if (!len) {
+                memset(line, 0, sizeof(line));
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "api.bearer.auth.token.file=%s: no token on its first line", tf);
+        }
+        a->bearer = strdup(line);
+        memset(line, 0, sizeof(line));
+        if (!a->bearer)
+                goto nomem;
+        return SL_OK;
+
+nomem:
+        sl_apic_auth_clear(a);
+        return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+}
+
+void sl_apic_auth_apply(const sl_apic_auth_t *a, void *curl)
+{
+        CURL *h = curl;
+
+        if (a->userpwd) {
+                curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                curl_easy_setopt(h, CURLOPT_USERPWD, a->userpwd);
+        } else if (a->bearer) {
+                curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+                curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, a->bearer);
+        }
+        if (a->ca)
+                curl_easy_setopt(h, CURLOPT_CAINFO, a->ca);
+}
+
+void sl_apic_auth_clear(sl_apic_auth_t *a)
+{
+        sl_apic_wipe_free(a->userpwd);
+        sl_apic_wipe_free(a->bearer);
+        free(a->ca);
+        memset(a, 0, sizeof(*a));
+}
+
+sl_err_t sl_apic_set_auth(sl_apic_t *c, const sl_conf_t *conf, char *errstr, size_t errstr_size)
+{
+        sl_apic_auth_clear(&c->auth);
+        return sl_apic_auth_load(conf, &c->auth, errstr, errstr_size);
 }
 
 const char *sl_apic_url(const sl_apic_t *c)
@@ -122,6 +223,7 @@ static void sl_apic_prepare(sl_apic_t *c, const char *url, char *curl_err)
         curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, sl_apic_progress_cb);
         curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+        sl_apic_auth_apply(&c->auth, c->h);
 }
 
 static char *sl_apic_join(const sl_apic_t *c, const char *path)
@@ -140,8 +242,12 @@ static sl_err_t sl_apic_curl_error(const sl_apic_t *c, CURLcode res, const char 
 {
         if (res == CURLE_ABORTED_BY_CALLBACK)
                 return sl_seterr(errstr, errstr_size, SL_ERR_IO, "interrupted");
-        return sl_seterr(errstr, errstr_size, SL_ERR_IO, "cannot reach the API at %s: %s", c->base,
-                         *curl_err ? curl_err : curl_easy_strerror(res));
+        return sl_seterr(errstr, errstr_size, SL_ERR_IO, "cannot reach the API at %s: %s%s",
+                         c->base, *curl_err ? curl_err : curl_easy_strerror(res),
+                         res == CURLE_PEER_FAILED_VERIFICATION
+                             ? " (api.ssl.ca.location names the CA that signed the API's "
+                               "certificate)"
+                             : "");
 }
 
 /* An HTTP error answer: the API's {"error_code", "message"}, else the start of the body. */
@@ -154,7 +260,11 @@ static sl_err_t sl_apic_http_error(long status, const char *body, size_t len, ch
                        : status == 400 ? SL_ERR_INVALID_ARG
                                        : SL_ERR_BAD_VALUE;
 
-        if (msg && (status == 404 || status == 400))
+        if (status == 401)
+                sl_seterr(errstr, errstr_size, err,
+                          "HTTP 401: the API wants credentials, and none or wrong ones were sent "
+                          "(api.basic.auth.user.info or api.bearer.auth.token.file)");
+        else if (msg && (status == 404 || status == 400))
                 sl_seterr(errstr, errstr_size, err, "%s", msg);
         else if (msg)
                 sl_seterr(errstr, errstr_size, err, "HTTP %ld: %s", status, msg);

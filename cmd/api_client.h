@@ -13,17 +13,55 @@
 
 #include <jansson.h>
 
+#include "sl_conf.h"
 #include "sl_err.h"
 
 typedef struct sl_apic_s sl_apic_t;
 
+/**
+ * How a client proves itself to the API and checks the API's certificate: from
+ * api.basic.auth.user.info, api.bearer.auth.token.file and api.ssl.ca.location. Every member may
+ * be NULL. The secrets are never put in a message.
+ */
+typedef struct {
+        char *userpwd; /**< "USER:PASSWORD" for HTTP basic authentication. */
+        char *bearer;  /**< A bearer token (the token file's first line). */
+        char *ca;      /**< CA file (PEM) to verify an https API with. */
+} sl_apic_auth_t;
+
+/**
+ * @brief Reads the client's credentials and CA from @p conf into @p a (zero it first; free it
+ *        with sl_apic_auth_clear()).
+ * @returns SL_OK, or SL_ERR_CONFIG (both basic and bearer set, an unreadable or empty token
+ *          file) / SL_ERR_NOMEM with errstr set.
+ */
+sl_err_t sl_apic_auth_load(const sl_conf_t *conf, sl_apic_auth_t *a, char *errstr,
+                           size_t errstr_size);
+
+/** Sets the credentials and CA of @p a on the libcurl easy handle @p curl (a CURL *). */
+void sl_apic_auth_apply(const sl_apic_auth_t *a, void *curl);
+
+/** Wipes and frees what @p a holds. */
+void sl_apic_auth_clear(sl_apic_auth_t *a);
+
+/**
+ * @brief Makes every request of @p c use the credentials and CA of @p conf (see
+ *        sl_apic_auth_load()). @returns as sl_apic_auth_load().
+ */
+sl_err_t sl_apic_set_auth(sl_apic_t *c, const sl_conf_t *conf, char *errstr, size_t errstr_size);
+
 /** @returns non-zero to abandon the request under way (e.g. a signal arrived). */
 typedef int(sl_apic_cancel_cb)(void *opaque);
+
+/** @returns 1 when @p url has credentials in it ("https://USER:PASSWORD@HOST/"). */
+int sl_apic_url_has_userinfo(const char *url);
 
 /**
  * @brief A client of the API at @p base_url ("http://127.0.0.1:8080", a trailing slash is
  *        ignored). @p cancel may be NULL.
- * @returns SL_OK, or SL_ERR_NOMEM / SL_ERR_IO (libcurl could not start) with errstr set.
+ * @returns SL_OK, or SL_ERR_NOMEM / SL_ERR_IO (libcurl could not start) /
+ *          SL_ERR_INVALID_ARG (credentials in the URL: they belong in api.basic.auth.user.info,
+ *          as URLs are printed in messages) with errstr set.
  */
 sl_err_t sl_apic_new(const char *base_url, sl_apic_cancel_cb *cancel, void *opaque, sl_apic_t **cp,
                      char *errstr, size_t errstr_size);

@@ -37,9 +37,15 @@ struct sl_prober_s {
         sl_job_t *head, *tail; /* The queue. */
         size_t queued;
         int insecure;
+        const sl_apic_auth_t *fetch_auth; /* FETCH jobs' credentials and CA, or NULL */
         sl_probe_done_cb_t *cb;
         void *opaque;
 };
+
+void sl_prober_set_fetch_auth(sl_prober_t *pr, const sl_apic_auth_t *auth)
+{
+        pr->fetch_auth = auth;
+}
 
 sl_prober_t *sl_prober_new(size_t concurrency, int insecure, sl_probe_done_cb_t *cb, void *opaque,
                            char *errstr, size_t errstr_size)
@@ -225,6 +231,8 @@ static int sl_slot_start(sl_prober_t *pr, sl_slot_t *s)
                 curl_easy_setopt(h, CURLOPT_PROXY, ""); /* Straight to the node. */
         if (j->kind == SL_JOB_TCP)
                 curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+        if (j->kind == SL_JOB_FETCH && pr->fetch_auth)
+                sl_apic_auth_apply(pr->fetch_auth, h);
         if (j->kind == SL_JOB_HTTP && pr->insecure) {
                 curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
                 curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

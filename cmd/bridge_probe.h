@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api_client.h"
 #include "sl_err.h"
 
 typedef struct sl_prober_s sl_prober_t;
@@ -57,6 +58,12 @@ typedef void(sl_probe_done_cb_t)(void *job, const sl_probe_result_t *res, void *
  */
 sl_prober_t *sl_prober_new(size_t concurrency, int insecure, sl_probe_done_cb_t *cb, void *opaque,
                            char *errstr, size_t errstr_size);
+
+/**
+ * @brief FETCH jobs (a projector's API) send the credentials and trust the CA of @p auth,
+ *        which is borrowed: keep it until the prober is destroyed. NULL: none.
+ */
+void sl_prober_set_fetch_auth(sl_prober_t *pr, const sl_apic_auth_t *auth);
 
 /** Cancels every job (no callbacks) and frees the prober. */
 void sl_prober_destroy(sl_prober_t *pr);

@@ -101,12 +101,13 @@ const sl_cmd_t sl_cmd_bridge = {
         "bridge (source agent), the bridge stops probing and publishing for it, and says so\n"
         "once. It learns this from the projector's changelog (project.changelog.topic,\n"
         "read from the beginning and followed), or with --native-from URL from a\n"
-        "projector's API (GET URL/v1/nodes, every interval, at least once a second). At\n"
-        "start it reads the source to its end before it publishes anything (at most\n"
-        "--native-wait-ms, then it warns and goes on). When the native publisher leaves\n"
-        "(status left: the agent was stopped or removed) and does not come back within\n"
-        "--native-grace-ms, or the node's state comes from a bridge again, the bridge\n"
-        "speaks for the node again, starting with a join.\n"
+        "projector's API (GET URL/v1/nodes, every interval, at least once a second; with\n"
+        "api.basic.auth.user.info or api.bearer.auth.token.file, and api.ssl.ca.location for\n"
+        "https, as the command-line views; docs/api.md). At start it reads the source to\n"
+        "its end before it publishes anything (at most --native-wait-ms, then it warns and\n"
+        "goes on). When the native publisher leaves (status left: the agent was stopped or\n"
+        "removed) and does not come back within --native-grace-ms, or the node's state comes\n"
+        "from a bridge again, the bridge speaks for the node again, starting with a join.\n"
         "\n"
         "SIGTERM or SIGINT: stops probing, flushes (--flush-timeout-ms; what is not\n"
         "delivered stays in the outbox for the next start) and exits 0, without a leave for\n"
@@ -219,7 +220,8 @@ typedef struct {
         int64_t cl_check_ms; /* When to look for the topic again. */
         /* ... from a projector's API */
         char api_url[2048];
-        int api_busy; /* A page is being fetched. */
+        sl_apic_auth_t api_auth; /* api.basic.auth.user.info, api.ssl.ca.location, ... */
+        int api_busy;            /* A page is being fetched. */
         uint64_t api_gen;
         int64_t api_next_ms;
         int api_job; /* Its address is the fetch job's id. */
@@ -1178,6 +1180,7 @@ done:
 static int sl_bridge_options(sl_bridge_t *b)
 {
         sl_cli_t *cli = b->cli;
+        char errstr[512];
         const char *s;
         int ret;
 
@@ -1217,9 +1220,15 @@ static int sl_bridge_options(sl_bridge_t *b)
                         len--;
                 if (len >= sizeof(b->api_url))
                         return sl_cli_usage_error(cli, "--native-from: URL too long");
+                if (sl_apic_url_has_userinfo(s))
+                        return sl_cli_usage_error(cli, "--native-from: the URL carries credentials "
+                                                       "(USER:PASSWORD@); use "
+                                                       "api.basic.auth.user.info instead");
                 memcpy(b->api_url, s, len);
                 b->api_url[len] = '\0';
                 b->native_mode = SL_NATIVE_API;
+                if (sl_apic_auth_load(b->conf, &b->api_auth, errstr, sizeof(errstr)))
+                        return sl_cli_usage_error(cli, "--native-from %s: %s", s, errstr);
         } else {
                 return sl_cli_usage_error(cli,
                                           "--native-from %s: expected changelog, none, or "
@@ -1332,12 +1341,17 @@ static int sl_bridge_run(sl_cli_t *cli)
         {
                 char topic[256];
 
-                if (sl_topic_expand(b.tmpl, "r", "t", topic, sizeof(topic), errstr, sizeof(errstr)))
+                if (sl_topic_expand(b.tmpl, "r", "t", topic, sizeof(topic), errstr,
+                                    sizeof(errstr))) {
+                        sl_apic_auth_clear(&b.api_auth);
                         return sl_cli_usage_error(cli, "topic.template: %s", errstr);
+                }
         }
-        if ((err = sl_inventory_load(b.inv_path, b.tmpl, &b.inv, errstr, sizeof(errstr))))
+        if ((err = sl_inventory_load(b.inv_path, b.tmpl, &b.inv, errstr, sizeof(errstr)))) {
+                sl_apic_auth_clear(&b.api_auth);
                 return err == SL_ERR_NOMEM ? sl_cli_fail(cli, "out of memory")
                                            : sl_cli_usage_error(cli, "%s", errstr);
+        }
         for (size_t i = 0; i < SL_BRIDGE_BATCH_MAX; i++)
                 if (!(b.batch[i].ev = sl_event_new())) {
                         ret = sl_cli_fail(cli, "out of memory");
@@ -1360,6 +1374,7 @@ static int sl_bridge_run(sl_cli_t *cli)
                 ret = sl_cli_fail(cli, "%s", errstr);
                 goto done;
         }
+        sl_prober_set_fetch_auth(b.pr, &b.api_auth);
         if (!(b.p = sl_producer_new(b.conf, errstr, sizeof(errstr)))) {
                 ret = sl_cli_fail(cli, "starting the producer: %s", errstr);
                 goto done;
@@ -1470,5 +1485,6 @@ done:
                 sl_event_destroy(b.batch[i].ev);
         free(b.samples);
         sl_inventory_destroy(b.inv);
+        sl_apic_auth_clear(&b.api_auth);
         return ret;
 }

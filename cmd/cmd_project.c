@@ -62,6 +62,11 @@ const sl_cmd_t sl_cmd_project = {
         "GET /v1/nodes (filters region, type, status, liveness, label=K=V; sort; cursor\n"
         "pages), /v1/nodes/ID, /v1/summary, /v1/watch (Server-Sent Events), /healthz,\n"
         "/readyz and /metrics (Prometheus). docs/api.md has every endpoint.\n"
+        "api.tls.cert and api.tls.key serve it over HTTPS; api.auth.file (USER:PASSWORD[:ROLE]\n"
+        "and Bearer TOKEN[:ROLE] lines) makes every endpoint but /healthz and /readyz need\n"
+        "credentials. A half-configured setup (a certificate without its key, a bad PEM, an\n"
+        "auth file that is empty or malformed, or without TLS on a non-loopback address unless\n"
+        "api.allow.insecure.auth=true) is refused at start with exit 2.\n"
         "\n"
         "Every project.lag.interval.ms the projector measures its lag per partition, publishes\n"
         "it to control.topic (agents stretch their heartbeats while it is above lag.high) and,\n"
@@ -158,6 +163,8 @@ static int sl_project_run(sl_cli_t *cli)
         /* Before the store and Kafka: a bad address is the user's to fix at once. */
         if (listen && *listen && sl_api_check_listen(listen, errstr, sizeof(errstr)))
                 return sl_cli_usage_error(cli, "--listen: %s", errstr);
+        if (listen && *listen && sl_api_check_security(conf, listen, errstr, sizeof(errstr)))
+                return sl_cli_usage_error(cli, "%s", errstr);
         if (!(p = sl_projector_new(conf, store, errstr, sizeof(errstr))))
                 return sl_cli_fail(cli, "%s", errstr);
         if (listen && *listen) {

@@ -25,13 +25,16 @@ const sl_cmd_t sl_cmd_registry = {
         "and forward writes to it. Until it has read the topic to its end, an instance\n"
         "answers 503.\n"
         "\n"
-        "Security: registry.auth.file (HTTP basic authentication), registry.tls.cert and\n"
-        "registry.tls.key (HTTPS). Limits: registry.max.body.bytes, registry.max.connections.\n"
-        "See docs/schema-registry.md.\n"
+        "Security: registry.auth.file (USER:PASSWORD[:ROLE] and Bearer TOKEN[:ROLE] lines;\n"
+        "role read reads, admin also writes, admin when absent), registry.tls.cert and\n"
+        "registry.tls.key (HTTPS); credentials without TLS on a non-loopback address need\n"
+        "registry.allow.insecure.auth=true. Limits: registry.max.body.bytes,\n"
+        "registry.max.connections. See docs/schema-registry.md.\n"
         "\n"
         "Runs until SIGINT or SIGTERM, then stops serving, leaves the group (another instance\n"
         "takes over at once) and exits 0. Exits 2 on a configuration error (a bad value, an\n"
-        "unreadable auth file or certificate) and 1 when it cannot start otherwise (a topic\n"
+        "unreadable, empty or malformed auth file, a bad certificate or key) and 1 when it cannot "
+        "start otherwise (a topic\n"
         "with more than one partition, no broker, the address in use).\n",
     .opts = sl_registry_opts,
     .run = sl_registry_run,

@@ -248,6 +248,8 @@ static int sl_replay_cmd(sl_cli_t *cli)
                         listen = "127.0.0.1:8080";
                 if (sl_api_check_listen(listen, errstr, sizeof(errstr)))
                         return sl_cli_usage_error(cli, "--listen: %s", errstr);
+                if (sl_api_check_security(conf, listen, errstr, sizeof(errstr)))
+                        return sl_cli_usage_error(cli, "%s", errstr);
         }
         if (store && !*store)
                 return sl_cli_usage_error(cli, "--store: expected a directory");

@@ -57,8 +57,9 @@ const sl_cmd_t sl_cmd_watch = {
 #define SL_WATCH_BACKOFF_MAX_MS 10000
 
 typedef struct {
-        sl_apic_t *stream; /* the watch stream's client */
-        sl_apic_t *lookup; /* for the region and type of liveness events' nodes; lazily */
+        sl_apic_t *stream;     /* the watch stream's client */
+        sl_apic_t *lookup;     /* for the region and type of liveness events' nodes; lazily */
+        const sl_conf_t *conf; /* the lookup client's credentials */
         const char *region, *type;
         int json;
         json_t *nodes;    /* node id -> {"status", "region", "type"}: what was seen */
@@ -83,8 +84,9 @@ static json_t *sl_watch_node(sl_watch_t *w, const char *node_id)
 
         if (known || (!w->region && !w->type))
                 return known;
-        if (!w->lookup && sl_apic_new(sl_apic_url(w->stream), sl_watch_cancel, NULL, &w->lookup,
-                                      errstr, sizeof(errstr)))
+        if (!w->lookup && (sl_apic_new(sl_apic_url(w->stream), sl_watch_cancel, NULL, &w->lookup,
+                                       errstr, sizeof(errstr)) ||
+                           sl_apic_set_auth(w->lookup, w->conf, errstr, sizeof(errstr))))
                 return NULL;
         if (!(esc = sl_apic_escape(node_id)) || asprintf(&path, "/v1/nodes/%s", esc) < 0) {
                 path = NULL;
@@ -252,6 +254,7 @@ static int sl_watch_run(sl_cli_t *cli)
                 return sl_cli_usage_error(cli, "-o %s: expected text or json", out);
         w.json = out && !strcmp(out, "json");
         w.region = sl_cli_str(cli, "region");
+        w.conf = sl_cli_conf(cli);
         w.type = sl_cli_str(cli, "type");
         if ((w.region && !*w.region) || (w.type && !*w.type))
                 return sl_cli_usage_error(cli, "--%s: expected a value",

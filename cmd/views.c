@@ -23,14 +23,21 @@ int sl_view_client(sl_cli_t *cli, sl_apic_t **cp)
         sl_conf_t *conf = sl_cli_conf(cli);
         const char *url = sl_cli_str(cli, "url");
         char errstr[512];
+        sl_err_t err;
 
         if (url && sl_conf_set_from(conf, "api.url", url, "flag --url", errstr, sizeof(errstr)))
                 return sl_cli_usage_error(cli, "--url: %s", errstr);
         url = sl_conf_get(conf, "api.url");
         if (!url || !*url)
                 return sl_cli_usage_error(cli, "no API URL: give --url URL (or set api.url)");
-        if (sl_apic_new(url, sl_view_cancel, NULL, cp, errstr, sizeof(errstr)))
-                return sl_cli_fail(cli, "%s", errstr);
+        if ((err = sl_apic_new(url, sl_view_cancel, NULL, cp, errstr, sizeof(errstr))))
+                return err == SL_ERR_INVALID_ARG ? sl_cli_usage_error(cli, "--url: %s", errstr)
+                                                 : sl_cli_fail(cli, "%s", errstr);
+        if (sl_apic_set_auth(*cp, conf, errstr, sizeof(errstr))) {
+                sl_apic_destroy(*cp);
+                *cp = NULL;
+                return sl_cli_usage_error(cli, "%s", errstr);
+        }
         return 0;
 }
 

@@ -146,9 +146,29 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_INT("api.ready.lag", "1000", 0, INT64_MAX,
            "/readyz answers 200 once every assigned partition was read to its end, or the "
            "reported lag is at most this."),
+    SL_STRING("api.tls.cert", "", 0,
+              "Certificate (PEM) to serve the projector's API over HTTPS with; needs api.tls.key. "
+              "Empty: HTTP."),
+    SL_STRING("api.tls.key", "", 0, "Private key (PEM) of api.tls.cert."),
+    SL_STRING("api.auth.file", "", 0,
+              "File of USER:PASSWORD[:ROLE] and Bearer TOKEN[:ROLE] lines (ROLE admin or read; "
+              "admin when absent); when set, every request but /healthz and /readyz needs one "
+              "of them (HTTP basic or bearer authentication). Keep it mode 600."),
+    SL_BOOL("api.allow.insecure.auth", "false",
+            "Accept api.auth.file without api.tls.cert on an address that is not loopback "
+            "(credentials then cross the network in clear); otherwise refused at start."),
     SL_URL("api.url", "http://127.0.0.1:8080",
            "URL of the projector's HTTP API that the command-line views read (seerlog state "
            "without --store, seerlog watch, seerlog top); --url sets it."),
+    SL_STRING("api.basic.auth.user.info", "", 0,
+              "USER:PASSWORD the command-line views and the bridge (--native-from URL) send to "
+              "the projector's API (HTTP basic); empty: none."),
+    SL_STRING("api.bearer.auth.token.file", "", 0,
+              "File holding the bearer token the command-line views and the bridge send to the "
+              "projector's API instead of api.basic.auth.user.info; empty: none."),
+    SL_STRING("api.ssl.ca.location", "", 0,
+              "CA certificate file (PEM) to verify an https projector API with; empty: the "
+              "system's."),
     SL_STRING("dlq.topic", "seerlog.dlq", 0,
               "Dead-letter topic: records the projector cannot decode, with headers naming the "
               "reason and where they came from."),
@@ -189,11 +209,15 @@ static const sl_conf_prop_t sl_conf_table[] = {
     SL_INT("registry.max.connections", "256", 1, 65536,
            "Most concurrent HTTP connections; more are refused."),
     SL_STRING("registry.auth.file", "", 0,
-              "File of USER:PASSWORD lines; when set, every request needs HTTP basic "
-              "authentication by one of them."),
+              "File of USER:PASSWORD[:ROLE] and Bearer TOKEN[:ROLE] lines (ROLE admin or read; "
+              "admin when absent); when set, every request needs one of them (HTTP basic or "
+              "bearer authentication), and writes the admin role. Keep it mode 600."),
     SL_STRING("registry.tls.cert", "", 0,
               "Certificate (PEM) to serve HTTPS with; needs registry.tls.key. Empty: HTTP."),
     SL_STRING("registry.tls.key", "", 0, "Private key (PEM) of registry.tls.cert."),
+    SL_BOOL("registry.allow.insecure.auth", "false",
+            "Accept registry.auth.file without registry.tls.cert on an address that is not "
+            "loopback (credentials then cross the network in clear); otherwise refused at start."),
 };
 
 #define SL_CONF_CNT (sizeof(sl_conf_table) / sizeof(sl_conf_table[0]))
@@ -450,6 +474,9 @@ static const char *sl_conf_hostports_check(const char *v)
         }
 }
 
+static const char sl_conf_url_userinfo[] =
+    "user:password@ in the URL is not supported: use the key's *.basic.auth.user.info";
+
 static const char *sl_conf_url_check(const char *v)
 {
         const char *host, *end, *close;
@@ -467,7 +494,7 @@ static const char *sl_conf_url_check(const char *v)
         if (end == host)
                 return "the host is empty";
         if (memchr(host, '@', (size_t)(end - host)))
-                return "user:password@ in the URL is not supported";
+                return sl_conf_url_userinfo;
         if (*host == '[') {
                 close = memchr(host, ']', (size_t)(end - host));
                 if (!close || close == host + 1)
@@ -558,8 +585,10 @@ static sl_err_t sl_conf_check(const sl_conf_prop_t *p, const char *key, const ch
                 break;
         }
         if (why)
+                /* A URL with user:password@ holds a secret: not repeated in the message. */
                 return sl_seterr(
-                    errstr, errstr_size, SL_ERR_CONFIG, "%s=%s: expected %s (%s)", key, v,
+                    errstr, errstr_size, SL_ERR_CONFIG, "%s=%s: expected %s (%s)", key,
+                    why == sl_conf_url_userinfo || sl_conf_is_sensitive(key) ? "(redacted)" : v,
                     p->type == SL_CONF_URL ? "an http:// or https:// URL" : sl_conf_type_name(p),
                     why);
         return SL_OK;

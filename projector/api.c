@@ -41,6 +41,7 @@ struct sl_api_s {
         sl_projector_t *p;
         sl_store_t *store;
         struct MHD_Daemon *mhd;
+        sl_http_sec_t *sec; /**< TLS, users and tokens (api.tls.*, api.auth.file). */
         int port;
         int64_t ready_lag;
         int max_watchers;
@@ -1039,7 +1040,8 @@ static void sl_api_metrics(sl_api_t *api, sl_api_resp_t *r)
 
 /* ---- routing ---- */
 
-static enum MHD_Result sl_api_queue(struct MHD_Connection *c, sl_api_resp_t *r)
+static enum MHD_Result sl_api_queue(sl_api_t *api, struct MHD_Connection *c, sl_api_resp_t *r,
+                                    int close)
 {
         struct MHD_Response *resp;
         enum MHD_Result ret;
@@ -1052,9 +1054,23 @@ static enum MHD_Result sl_api_queue(struct MHD_Connection *c, sl_api_resp_t *r)
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (r->status == 401)
+                sl_http_sec_challenge(api->sec, resp);
+        if (close)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(c, r->status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+/* A request's connection state after it sent body bytes (the API takes none). */
+static char sl_api_body_seen;
+
+/* /healthz and /readyz answer without credentials: load balancers and orchestrators probe
+ * them, and they tell a status and a lag, no node's data. */
+static int sl_api_public(const char *url)
+{
+        return !strcmp(url, "/healthz") || !strcmp(url, "/readyz");
 }
 
 static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -1073,17 +1089,42 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
         (void)version;
         (void)upload_data;
         if (!*con_cls) {
-                *con_cls = api; /* the first call: headers only */
+                /* The first call: headers only. Refused now, the body is never read (and the
+                 * connection is closed after the answer). */
+                const char *cl =
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+                *con_cls = api;
+                if (!sl_api_public(url) && sl_http_sec_check(api->sec, c) == SL_HTTP_ROLE_NONE) {
+                        sl_api_error(&r, 401,
+                                     "authentication required: HTTP basic credentials or a bearer "
+                                     "token of api.auth.file");
+                        return sl_api_queue(api, c, &r, 1);
+                }
+                if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+                        sl_api_error(&r, 405, "%s: only GET is served", method);
+                        return sl_api_queue(api, c, &r, 1);
+                }
+                if (cl && strtoull(cl, NULL, 10) > 0) {
+                        sl_api_error(&r, 413, "no endpoint of this API takes a request body");
+                        return sl_api_queue(api, c, &r, 1);
+                }
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                *upload_data_size = 0; /* no endpoint takes a body: it is ignored */
+                /* A chunked body: discarded as it comes, 413 at the end. */
+                *upload_data_size = 0;
+                *con_cls = &sl_api_body_seen;
                 return MHD_YES;
+        }
+        if (*con_cls == &sl_api_body_seen) {
+                sl_api_error(&r, 413, "no endpoint of this API takes a request body");
+                return sl_api_queue(api, c, &r, 1);
         }
         split = sl_http_split_path(url, &seg, &n);
         if (split == -2) {
                 sl_api_error(&r, 400, "the path contains a NUL byte (%%00)");
-                return sl_api_queue(c, &r);
+                return sl_api_queue(api, c, &r, 0);
         }
         if (split < 0)
                 return MHD_NO;
@@ -1092,9 +1133,7 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
                 ret = MHD_NO;
                 goto done;
         }
-        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-                sl_api_error(&r, 405, "%s: only GET is served", method);
-        } else if (n == 1 && !strcmp(seg[0], "healthz")) {
+        if (n == 1 && !strcmp(seg[0], "healthz")) {
                 sl_api_health(api, 0, &r);
         } else if (n == 1 && !strcmp(seg[0], "readyz")) {
                 sl_api_health(api, 1, &r);
@@ -1131,7 +1170,7 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
                              "/v1/summary, /v1/watch, /healthz, /readyz, /metrics)",
                              url);
         }
-        ret = sl_api_queue(c, &r);
+        ret = sl_api_queue(api, c, &r, 0);
 done:
         sl_http_segs_free(seg, n);
         sl_http_args_free(&args);
@@ -1186,6 +1225,24 @@ sl_err_t sl_api_check_listen(const char *listen, char *errstr, size_t errstr_siz
         return SL_OK;
 }
 
+sl_err_t sl_api_check_security(const sl_conf_t *conf, const char *listen, char *errstr,
+                               size_t errstr_size)
+{
+        sl_http_sec_t *sec = NULL;
+        char host[256];
+        sl_err_t err;
+        int port;
+
+        if ((err = sl_api_check_listen(listen, errstr, errstr_size)))
+                return err;
+        sl_api_parse_listen(listen, host, sizeof(host), &port);
+        err = sl_http_sec_new(conf, "api", host, &sec, errstr, errstr_size);
+        if (!err && sl_http_sec_warning(sec))
+                fprintf(stderr, "seerlog: warning: %s\n", sl_http_sec_warning(sec));
+        sl_http_sec_destroy(sec);
+        return err;
+}
+
 sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *listen, char *errstr,
                        size_t errstr_size)
 {
@@ -1193,9 +1250,10 @@ sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *lis
         unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                              MHD_USE_AUTO | MHD_USE_ERROR_LOG;
         sl_projector_watch_t watch = {0};
+        struct MHD_OptionItem tls[3];
         char host[256], port[16];
         sl_api_t *api;
-        int gai;
+        int gai, n;
 
         if (!(api = calloc(1, sizeof(*api)))) {
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
@@ -1211,7 +1269,8 @@ sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *lis
         api->max_watchers = (int)sl_conf_get_int(conf, "api.max.watchers");
         api->ring_cap = (size_t)sl_conf_get_int(conf, "api.watch.buffer");
         if (sl_api_check_listen(listen, errstr, errstr_size) ||
-            sl_api_parse_listen(listen, host, sizeof(host), &api->port))
+            sl_api_parse_listen(listen, host, sizeof(host), &api->port) ||
+            sl_http_sec_new(conf, "api", host, &api->sec, errstr, errstr_size))
                 goto fail;
         if (!(api->ring = calloc(api->ring_cap, sizeof(*api->ring))) ||
             !(api->w_ev = sl_event_new()) ||
@@ -1231,12 +1290,14 @@ sl_api_t *sl_api_start(sl_projector_t *p, const sl_conf_t *conf, const char *lis
         }
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
+        n = sl_http_sec_mhd_options(api->sec, &flags, tls);
+        tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         api->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, sl_api_on_request, api, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)sl_conf_get_int(conf, "api.max.connections"),
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_UNESCAPE_CALLBACK,
             sl_http_unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER, sl_api_mhd_log, api,
-            MHD_OPTION_END);
+            MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
         freeaddrinfo(ai);
         if (!api->mhd) {
                 sl_seterr(errstr, errstr_size, SL_ERR_IO,
@@ -1287,6 +1348,7 @@ void sl_api_stop(sl_api_t *api)
         sl_store_reader_free(api->w_reader);
         sl_event_destroy(api->w_ev);
         free(api->sum_json);
+        sl_http_sec_destroy(api->sec);
         pthread_mutex_destroy(&api->lock);
         pthread_cond_destroy(&api->cond);
         pthread_mutex_destroy(&api->sum_lock);

@@ -10,7 +10,10 @@
  * (sl_projector_set_watch()) into a ring of the latest api.watch.buffer events; a client that
  * falls further behind than that is cut off (its stream ends with an "overflow" event), and the
  * number of watch clients (api.max.watchers) and of connections (api.max.connections) is capped.
- * Bad parameters get 400 with a JSON error, unknown nodes and paths 404.
+ * Bad parameters get 400 with a JSON error, unknown nodes and paths 404, a request body 413.
+ * With api.tls.cert the API is served over HTTPS; with api.auth.file every request but /healthz
+ * and /readyz needs credentials of the file (401 otherwise). Every endpoint only reads: the read
+ * role is enough for all of them.
  */
 #ifndef SL_API_H
 #define SL_API_H
@@ -30,6 +33,15 @@ typedef struct sl_api_s sl_api_t;
  * @returns SL_OK, or SL_ERR_CONFIG with the reason in @p errstr.
  */
 sl_err_t sl_api_check_listen(const char *listen, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Checks @p listen and the API's security settings (api.tls.cert, api.tls.key,
+ *        api.auth.file, api.allow.insecure.auth; see sl_http_sec_new()) before anything
+ *        starts, printing a warning about a secret file other users can read.
+ * @returns SL_OK, or SL_ERR_CONFIG (a half-configured setup, named in @p errstr) / SL_ERR_NOMEM.
+ */
+sl_err_t sl_api_check_security(const sl_conf_t *conf, const char *listen, char *errstr,
+                               size_t errstr_size);
 
 /**
  * @brief Starts serving @p p on @p listen ("HOST:PORT"; PORT 0 picks a free port, see

@@ -1,6 +1,6 @@
 /*
  * HTTP(S) for the registry with libmicrohttpd: one thread per connection (a write may wait
- * for Kafka without holding up anyone else's read), basic authentication, a body limit
+ * for Kafka without holding up anyone else's read), authentication and roles, a body limit
  * enforced before the body is read, and the raw request path split and percent-decoded one
  * segment at a time, so that %2F in a subject name is part of the name.
  */
@@ -111,8 +111,7 @@ static enum MHD_Result sl_reg_queue(sl_reg_srv_t *srv, struct MHD_Connection *c,
         free(resp->content_type);
         resp->content_type = NULL;
         if (resp->status == 401)
-                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                        "Basic realm=\"seerlog-registry\"");
+                sl_http_sec_challenge(srv->sec, r);
         if (close)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(c, resp->status, r);
@@ -120,24 +119,22 @@ static enum MHD_Result sl_reg_queue(sl_reg_srv_t *srv, struct MHD_Connection *c,
         return ret;
 }
 
-static int sl_reg_auth_ok(sl_reg_srv_t *srv, struct MHD_Connection *c)
+/* Whether a request changes something, and so needs the admin role: what is not a GET or HEAD,
+ * except the two POSTs that only read (a schema's lookup under a subject, a compatibility
+ * check), as Confluent's read permission allows them. */
+static int sl_reg_is_write(const char *url, const char *method)
 {
-        char *pass = NULL;
-        char *user;
-        int ok = 0;
+        char **seg = NULL;
+        size_t n = 0;
+        int write = 1;
 
-        if (!srv->user_cnt)
-                return 1;
-        if (!(user = MHD_basic_auth_get_username_password(c, &pass)))
+        if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
                 return 0;
-        for (size_t i = 0; i < srv->user_cnt; i++)
-                if (!strcmp(srv->users[i].user, user) && pass &&
-                    sl_http_secret_eq(srv->users[i].password, pass))
-                        ok = 1;
-        MHD_free(user);
-        if (pass)
-                MHD_free(pass);
-        return ok;
+        if (!strcmp(method, "POST") && !sl_http_split_path(url, &seg, &n) && n >= 1 &&
+            ((n == 2 && !strcmp(seg[0], "subjects")) || !strcmp(seg[0], "compatibility")))
+                write = 0;
+        sl_http_segs_free(seg, n);
+        return write;
 }
 
 static enum MHD_Result sl_reg_on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -154,15 +151,24 @@ static enum MHD_Result sl_reg_on_request(void *cls, struct MHD_Connection *c, co
         int split;
 
         if (!conn) {
+                sl_http_role_t role;
                 const char *cl;
 
                 if (!(conn = calloc(1, sizeof(*conn))))
                         return MHD_NO;
                 *con_cls = conn;
                 /* Refused before any of the body is read; the connection is then closed. */
-                if (!sl_reg_auth_ok(srv, c)) {
+                role = sl_http_sec_check(srv->sec, c);
+                if (role == SL_HTTP_ROLE_NONE) {
                         sl_reg_resp_error(&resp, 401, 401, "Unauthorized");
-                        return sl_reg_queue(srv, c, &resp, 0);
+                        return sl_reg_queue(srv, c, &resp, 1);
+                }
+                if (role < SL_HTTP_ROLE_ADMIN && sl_reg_is_write(url, method)) {
+                        sl_reg_resp_error(&resp, 403, 40301,
+                                          "User is denied operation %s on %.200s: the read role "
+                                          "only reads (registry.auth.file)",
+                                          method, url);
+                        return sl_reg_queue(srv, c, &resp, 1);
                 }
                 cl =
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -301,8 +307,6 @@ sl_err_t sl_reg_http_start(sl_reg_srv_t *srv, char *errstr, size_t errstr_size)
                                  srv->listen_host, srv->listen_port, gai_strerror(gai));
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
-        if (srv->tls_cert)
-                flags |= MHD_USE_TLS;
 
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -314,10 +318,7 @@ sl_err_t sl_reg_http_start(sl_reg_srv_t *srv, char *errstr, size_t errstr_size)
                                             (intptr_t)sl_http_unescape_none, NULL};
         opts[n++] =
             (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)sl_reg_mhd_log, srv};
-        if (srv->tls_cert) {
-                opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
-                opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
-        }
+        n += sl_http_sec_mhd_options(srv->sec, &flags, &opts[n]);
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
         d = MHD_start_daemon(flags, 0, NULL, NULL, sl_reg_on_request, srv, MHD_OPTION_ARRAY, opts,
@@ -327,7 +328,8 @@ sl_err_t sl_reg_http_start(sl_reg_srv_t *srv, char *errstr, size_t errstr_size)
                 return sl_seterr(errstr, errstr_size, SL_ERR_IO,
                                  "cannot listen on %s:%d%s (address in use, or a bad TLS "
                                  "certificate/key)",
-                                 srv->listen_host, srv->listen_port, srv->tls_cert ? " (TLS)" : "");
+                                 srv->listen_host, srv->listen_port,
+                                 sl_http_sec_tls(srv->sec) ? " (TLS)" : "");
         srv->mhd = d;
         return SL_OK;
 }

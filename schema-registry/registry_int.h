@@ -29,6 +29,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sl_conf.h"
+#include "sl_http.h"
 #include "sl_err.h"
 #include "sl_registry_server.h"
 #include "sl_schema.h"
@@ -173,10 +174,6 @@ typedef struct {
         size_t value_len;
 } sl_reg_record_t;
 
-typedef struct {
-        char *user, *password;
-} sl_reg_user_t;
-
 struct sl_registry_server_s {
         /* Settings, copied from the configuration. */
         char *topic, *group_id, *advertised_url, *listen_host;
@@ -186,9 +183,7 @@ struct sl_registry_server_s {
         size_t max_body;
         unsigned max_connections;
         int log_level;
-        sl_reg_user_t *users;
-        size_t user_cnt;
-        char *tls_cert, *tls_key;       /**< PEM contents, or NULL for plain HTTP. */
+        sl_http_sec_t *sec;             /**< TLS, users and roles (registry.tls.*, auth.file). */
         char *ca_location;              /**< CA file for forwarding over https, or NULL. */
         rd_kafka_conf_t *producer_conf; /**< Template of the leader's transactional producer. */
 

@@ -58,96 +58,6 @@ static void sl_reg_store_log(void *opaque, int level, const char *fmt, ...)
         va_end(ap);
 }
 
-/* Reads a whole file into a NUL-terminated string. */
-static sl_err_t sl_reg_read_file(const char *key, const char *path, char **textp, char *errstr,
-                                 size_t errstr_size)
-{
-        FILE *fp = fopen(path, "r");
-        char *buf = NULL;
-        size_t len = 0, cap = 0, n;
-
-        if (!fp)
-                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "%s=%s: %s", key, path,
-                                 strerror(errno));
-        do {
-                if (len + 4096 + 1 > cap) {
-                        char *b = realloc(buf, cap = cap ? cap * 2 : 8192);
-
-                        if (!b) {
-                                free(buf);
-                                fclose(fp);
-                                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM,
-                                                 "out of memory");
-                        }
-                        buf = b;
-                }
-                n = fread(buf + len, 1, cap - len - 1, fp);
-                len += n;
-        } while (n > 0);
-        if (ferror(fp)) {
-                free(buf);
-                fclose(fp);
-                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "%s=%s: %s", key, path,
-                                 strerror(errno));
-        }
-        fclose(fp);
-        buf[len] = '\0';
-        *textp = buf;
-        return SL_OK;
-}
-
-/* registry.auth.file: USER:PASSWORD lines; blank lines and # comments ignored. */
-static sl_err_t sl_reg_load_users(sl_reg_srv_t *srv, const char *path, char *errstr,
-                                  size_t errstr_size)
-{
-        char *text = NULL, *line, *save = NULL;
-        size_t lineno = 0;
-        sl_err_t err;
-
-        if ((err = sl_reg_read_file("registry.auth.file", path, &text, errstr, errstr_size)))
-                return err;
-        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                size_t len = strlen(line);
-                char *colon;
-                sl_reg_user_t *u;
-
-                lineno++;
-                if (len && line[len - 1] == '\r')
-                        line[--len] = '\0';
-                if (!len || line[0] == '#')
-                        continue;
-                if (!(colon = strchr(line, ':')) || colon == line) {
-                        err = sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
-                                        "registry.auth.file %s: a line is not USER:PASSWORD", path);
-                        goto done;
-                }
-                if (!(u = realloc(srv->users, (srv->user_cnt + 1) * sizeof(*u)))) {
-                        err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                        goto done;
-                }
-                srv->users = u;
-                u = &srv->users[srv->user_cnt];
-                u->user = strndup(line, (size_t)(colon - line));
-                u->password = strdup(colon + 1);
-                srv->user_cnt++;
-                if (!u->user || !u->password) {
-                        err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                        goto done;
-                }
-        }
-        if (!srv->user_cnt)
-                err = sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
-                                "registry.auth.file %s: no USER:PASSWORD line", path);
-
-done:
-        if (text) {
-                /* The file holds passwords: do not leave them in freed memory. */
-                memset(text, 0, strlen(text));
-                free(text);
-        }
-        return err;
-}
-
 /* The first HOST:PORT of registry.listen. */
 static sl_err_t sl_reg_parse_listen(sl_reg_srv_t *srv, const char *v, char *errstr,
                                     size_t errstr_size)
@@ -180,9 +90,7 @@ static sl_err_t sl_reg_parse_listen(sl_reg_srv_t *srv, const char *v, char *errs
 static sl_err_t sl_reg_configure(sl_reg_srv_t *srv, const sl_conf_t *conf, char *errstr,
                                  size_t errstr_size)
 {
-        const char *auth = sl_conf_get(conf, "registry.auth.file");
         const char *cert = sl_conf_get(conf, "registry.tls.cert");
-        const char *key = sl_conf_get(conf, "registry.tls.key");
         const char *adv = sl_conf_get(conf, "registry.advertised.url");
         const char *ca = sl_conf_get(conf, "registry.ssl.ca.location");
         sl_err_t err;
@@ -205,19 +113,11 @@ static sl_err_t sl_reg_configure(sl_reg_srv_t *srv, const sl_conf_t *conf, char 
         if ((err = sl_reg_parse_listen(srv, sl_conf_get(conf, "registry.listen"), errstr,
                                        errstr_size)))
                 return err;
-        if (auth && *auth && (err = sl_reg_load_users(srv, auth, errstr, errstr_size)))
+        if ((err = sl_http_sec_new(conf, "registry", srv->listen_host, &srv->sec, errstr,
+                                   errstr_size)))
                 return err;
-        if ((cert && *cert) != (key && *key))
-                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
-                                 "registry.tls.cert and registry.tls.key go together: set both "
-                                 "or neither");
-        if (cert && *cert) {
-                if ((err = sl_reg_read_file("registry.tls.cert", cert, &srv->tls_cert, errstr,
-                                            errstr_size)) ||
-                    (err = sl_reg_read_file("registry.tls.key", key, &srv->tls_key, errstr,
-                                            errstr_size)))
-                        return err;
-        }
+        if (sl_http_sec_warning(srv->sec))
+                sl_reg_log(srv, SL_LOG_WARN, "%s", sl_http_sec_warning(srv->sec));
         /* Forwarding over https trusts registry.ssl.ca.location, else our own certificate (the
          * usual case: instances share one), else the system's CAs. */
         if ((ca && *ca && !(srv->ca_location = strdup(ca))) ||
@@ -237,8 +137,9 @@ static sl_err_t sl_reg_configure(sl_reg_srv_t *srv, const sl_conf_t *conf, char 
                         h = host;
                 }
                 if (asprintf(&srv->advertised_url, "%s://%s%s%s:%d",
-                             srv->tls_cert ? "https" : "http", strchr(h, ':') ? "[" : "", h,
-                             strchr(h, ':') ? "]" : "", srv->listen_port) < 0)
+                             sl_http_sec_tls(srv->sec) ? "https" : "http",
+                             strchr(h, ':') ? "[" : "", h, strchr(h, ':') ? "]" : "",
+                             srv->listen_port) < 0)
                         srv->advertised_url = NULL;
         }
         if (!srv->advertised_url)
@@ -291,9 +192,9 @@ sl_err_t sl_registry_server_start(const sl_conf_t *conf, sl_registry_server_t **
         sl_reg_log(srv, SL_LOG_INFO,
                    "listening on %s:%d (%s%s), advertised as %s; topic %s, group %s, "
                    "transactional.id %s-leader",
-                   srv->listen_host, srv->listen_port, srv->tls_cert ? "https" : "http",
-                   srv->user_cnt ? ", basic auth" : "", srv->advertised_url, srv->topic,
-                   srv->group_id, srv->group_id);
+                   srv->listen_host, srv->listen_port, sl_http_sec_tls(srv->sec) ? "https" : "http",
+                   sl_http_sec_auth(srv->sec) ? ", authentication" : "", srv->advertised_url,
+                   srv->topic, srv->group_id, srv->group_id);
         *srvp = srv;
         return SL_OK;
 
@@ -336,19 +237,7 @@ void sl_registry_server_stop(sl_registry_server_t *srv)
         pthread_mutex_destroy(&srv->elect_lock);
         pthread_cond_destroy(&srv->progress_cond);
         pthread_mutex_destroy(&srv->progress_lock);
-        for (size_t i = 0; i < srv->user_cnt; i++) {
-                free(srv->users[i].user);
-                if (srv->users[i].password) {
-                        memset(srv->users[i].password, 0, strlen(srv->users[i].password));
-                        free(srv->users[i].password);
-                }
-        }
-        free(srv->users);
-        free(srv->tls_cert);
-        if (srv->tls_key) {
-                memset(srv->tls_key, 0, strlen(srv->tls_key));
-                free(srv->tls_key);
-        }
+        sl_http_sec_destroy(srv->sec);
         free(srv->ca_location);
         free(srv->topic);
         free(srv->group_id);

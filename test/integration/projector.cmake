@@ -3,6 +3,8 @@
 sl_add_integration_script(test_project test-project.sh)
 # The projector's HTTP API: nodes, filters, pages, summary, metrics, the watch stream.
 sl_add_integration_script(test_api test-api.sh)
+# The API behind TLS and authentication, its body and watcher limits, the clients' credentials.
+sl_add_integration_script(test_api_security test-api-security.sh)
 # The web dashboard, in headless chromium.
 sl_add_integration_script(test_dashboard test-dashboard.sh)
 # seerlog state / watch / top over the API.

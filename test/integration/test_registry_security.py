@@ -4,6 +4,11 @@
 - HTTPS (a certificate made here with openssl) and HTTP basic authentication
   (registry.auth.file): 401 with WWW-Authenticate and a Confluent error body; two instances
   over TLS with auth, writes through either (forwarded to the leader over https).
+- Roles: a read user and a read bearer token read, look schemas up and test compatibility, and
+  get 403/40301 for every write (register, config, mode, delete), before the body is read, on
+  the leader and on a follower; nothing is written; an admin token writes; a line without a
+  role is admin. An auth file other users can read is warned about; the passwords and tokens
+  never appear in the log. An auth file without TLS on a non-loopback address is refused.
 - registry.max.body.bytes: 413 before the body is read (a huge Content-Length answered at
   once), and for a chunked body; registry.max.connections: the connection over the limit is
   refused.
@@ -29,6 +34,10 @@ Q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
 S1 = record_schema("Sec", [{"name": "a", "type": "int"}])
 MAX_BODY = 4096
 MAX_CONN = 4
+READ_PW = "carols-" + unique("pw")
+READ_TOKEN = "readtok" + unique("t").replace("-", "").replace(".", "")
+ADMIN_TOKEN = "admintok" + unique("t").replace("-", "").replace(".", "")
+SECRETS = ("s3cret:with:colons", "hunter2", READ_PW, READ_TOKEN, ADMIN_TOKEN)
 
 
 def make_cert():
@@ -95,7 +104,9 @@ def main():
     cert, key = make_cert()
     auth_file = os.path.join(TMP, "users")
     with open(auth_file, "w") as f:
-        f.write("# user:password\nalice:s3cret:with:colons\n\nbob:hunter2\n")
+        f.write("# user:password\nalice:s3cret:with:colons\n\nbob:hunter2\ncarol:%s:read\n"
+                "Bearer %s:read\nBearer %s\n" % (READ_PW, READ_TOKEN, ADMIN_TOKEN))
+    os.chmod(auth_file, 0o644)
     topic = "_schemas_test_" + unique("sec")
     group = unique("test-registry-sec")
     props = {"registry.tls.cert": cert, "registry.tls.key": key,
@@ -136,7 +147,58 @@ def main():
     a = reg_b.request("POST", "/subjects/tls-value/versions", {"schema": S1},
                       auth=("alice", "bad"))
     check("a follower checks credentials too -> 401", a.status == 401, a)
+
+    # Roles: read users and tokens read, admins write.
+    carol = ("carol", READ_PW)
+    read_tok = {"Authorization": "Bearer " + READ_TOKEN}
+    admin_tok = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    www = no_auth.headers.get_all("WWW-Authenticate") or []
+    check("tokens in the file: the 401 also offers Bearer",
+          any(v.startswith("Basic") for v in www) and any(v.startswith("Bearer") for v in www),
+          www)
+    for who, kw in (("read user", {"auth": carol}), ("read token", {"headers": read_tok})):
+        a = reg.request("GET", "/subjects", **kw)
+        check("%s: GET /subjects -> 200" % who, a.status == 200 and a.json == ["tls-value"], a)
+        a = reg.request("POST", "/subjects/tls-value", {"schema": S1}, **kw)
+        check("%s: a lookup (POST /subjects/S) -> 200" % who, a.status == 200, a)
+        a = reg.request("POST", "/compatibility/subjects/tls-value/versions/latest",
+                        {"schema": S1}, **kw)
+        check("%s: a compatibility check -> 200" % who, a.status == 200, a)
+        for r, where in ((reg, "leader or follower A"), (reg_b, "instance B")):
+            for method, path, body in (("POST", "/subjects/ro-value/versions", {"schema": S1}),
+                                       ("PUT", "/config", {"compatibility": "NONE"}),
+                                       ("PUT", "/config/tls-value", {"compatibility": "NONE"}),
+                                       ("PUT", "/mode", {"mode": "READONLY"}),
+                                       ("DELETE", "/subjects/tls-value", None),
+                                       ("DELETE", "/subjects/tls-value/versions/1", None)):
+                a = r.request(method, path, body, **kw)
+                check("%s through %s: %s %s -> 403/40301" % (who, where, method, path),
+                      a.status == 403 and a.code == 40301, a)
+    a = reg.request("GET", "/subjects", auth=("alice", "s3cret:with:colons"))
+    check("... nothing was written: the subjects are still [tls-value]",
+          a.status == 200 and a.json == ["tls-value"], a)
+    a = reg.request("GET", "/config")
+    check("... and the config is unchanged", a.status == 200 and
+          a.json.get("compatibilityLevel") != "NONE", a)
+    basic_carol = base64.b64encode(("carol:" + READ_PW).encode()).decode()
+    head = ("POST /subjects/huge-value/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Authorization: Basic %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100000000000\r\n\r\n" % basic_carol).encode()
+    t0 = time.monotonic()
+    raw = raw_exchange(reg.port, head, tls_ctx=ctx)
+    check("a read user's write with a 100 GB body -> 403 at once (%.2f s)" %
+          (time.monotonic() - t0), status_of(raw) == 403 and time.monotonic() - t0 < 5, raw[:300])
+    a = reg.retry("PUT", "/config/tls-value", {"compatibility": "FULL"}, headers=admin_tok)
+    check("admin token (no role given: admin): PUT /config/S -> 200", a.status == 200, a)
+    a = reg.retry("POST", "/subjects/tls-value/versions", {"schema": S1},
+                  auth=("bob", "hunter2"))
+    check("bob (no role given: admin): register -> 200", a.status == 200, a)
+    check("an auth file other users can read is warned about at start",
+          "registry.auth.file=%s can be read by other users" % auth_file in reg.logtext(),
+          reg.logtext()[-1500:])
     reg_b.stop()
+    leaked = [x for x in SECRETS for r in (reg, reg_b) if x in r.logtext()]
+    check("no password or token in the logs", not leaked, leaked)
 
     # Body limit.
     basic = base64.b64encode(b"alice:s3cret:with:colons").decode()
@@ -271,11 +333,28 @@ def main():
     expect_start_failure("registry.tls.cert without registry.tls.key -> exit 2",
                          ["-X", "registry.tls.cert=" + cert, "-X", "registry.topic=" + topic],
                          2, "registry.tls.key")
+    short_tok = os.path.join(TMP, "short-token")
+    with open(short_tok, "w") as f:
+        f.write("ok:fine\nBearer short\n")
+    key2 = os.path.join(TMP, "key2.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=other", "-keyout", key2, "-out", os.path.join(TMP, "c2.pem")],
+                       capture_output=True, timeout=60)
     bad_auth = os.path.join(TMP, "bad-users")
     with open(bad_auth, "w") as f:
         f.write("no colon here\n")
     expect_start_failure("an auth file line without ':' -> exit 2",
                          ["-X", "registry.auth.file=" + bad_auth], 2, "USER:PASSWORD")
+    expect_start_failure("an auth file without TLS on 0.0.0.0 -> exit 2",
+                         ["-X", "registry.auth.file=" + auth_file,
+                          "--listen", "0.0.0.0:%d" % plain.port], 2,
+                         "registry.allow.insecure.auth=true")
+    expect_start_failure("an auth file with a 5-character token -> exit 2, line named",
+                         ["-X", "registry.auth.file=" + short_tok], 2,
+                         "line 2: a bearer token is at least 16")
+    expect_start_failure("a key that is not the certificate's -> exit 2",
+                         ["-X", "registry.tls.cert=" + cert, "-X", "registry.tls.key=" + key2],
+                         2, "do not match")
     expect_start_failure("an unreadable certificate -> exit 2",
                          ["-X", "registry.tls.cert=/nonexistent/cert.pem",
                           "-X", "registry.tls.key=" + key], 2, "/nonexistent/cert.pem")

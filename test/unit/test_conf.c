@@ -287,7 +287,12 @@ Test(conf, bad_typed_values_rejected)
         assert_bad("registry.url", "http://host:0");
         assert_bad("registry.url", "http://host:65536");
         assert_bad("registry.url", "http://a b");
-        assert_bad("registry.url", "http://u:p@host");
+        /* Refused, and the password is not repeated in the message. */
+        cr_assert_eq(
+            sl_conf_set(conf, "registry.url", "http://u:pw9secret@host", errstr, sizeof(errstr)),
+            SL_ERR_CONFIG);
+        cr_assert(strstr(errstr, "registry.url=(redacted)"), "%s", errstr);
+        cr_assert_null(strstr(errstr, "pw9secret"), "%s", errstr);
         assert_bad("bootstrap.servers", "localhost");
         assert_bad("bootstrap.servers", "localhost:");
         assert_bad("bootstrap.servers", ":9092");
