@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "sl_kafka.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -493,6 +495,10 @@ static int sl_cli_configure(sl_cli_t *cli)
                         return s->key ? sl_cli_usage_error(cli, "%s: %s", s->flag, errstr)
                                       : sl_cli_usage_error(cli, "-X %s", errstr);
         }
+        /* Refused at start by every command but `config`, which shows what was set. */
+        if (strcmp(cli->cmd->name, "config") &&
+            sl_conf_check_security(cli->conf, errstr, sizeof(errstr)))
+                return sl_cli_usage_error(cli, "%s", errstr);
         return 0;
 }
 
@@ -584,6 +590,14 @@ int sl_cli_main(int argc, char **argv, const sl_cmd_t *const *cmds, size_t cmd_c
         if ((ret = sl_cli_configure(&cli)))
                 goto done;
         ret = cmd->run(&cli);
+        {
+                char msg[512];
+
+                if (sl_kafka_fatal(msg, sizeof(msg)))
+                        ret = sl_cli_fail(&cli, "%s", msg);
+                else if (ret != SL_EXIT_OK && ret != SL_EXIT_INTERRUPTED && sl_kafka_hint())
+                        fprintf(stderr, "seerlog: %s: hint: %s\n", cmd->name, sl_kafka_hint());
+        }
 
 done:
         sl_cli_free(&cli);
@@ -639,7 +653,9 @@ void sl_cli_trap_signals(void)
 
 int sl_cli_interrupted(void)
 {
-        return sl_cli_signalled;
+        /* A fatal Kafka failure (wrong password, TLS) stops every command's loop like a signal;
+         * sl_cli_main() then exits with its message. */
+        return sl_cli_signalled || sl_kafka_fatal(NULL, 0);
 }
 
 int64_t sl_cli_now_mono_ms(void)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "sl_event.h"
+#include "sl_kafka.h"
 #include "sl_producer.h"
 #include "sl_sysinfo.h"
 
@@ -516,7 +517,9 @@ static int sl_agent_run(sl_cli_t *cli)
                 sl_producer_poll(a.p, wait > 0 ? (int)wait : 0);
         }
         fprintf(stderr, "seerlog: agent: stopping\n");
-        sl_agent_leave(&a, flush_ms);
+        /* Nothing gets through wrong credentials: no waiting for the leave (the outbox keeps
+         * it). */
+        sl_agent_leave(&a, sl_kafka_fatal(NULL, 0) ? 0 : flush_ms);
         if (stats_s)
                 sl_agent_print_stats(&a);
         ret = SL_EXIT_OK;

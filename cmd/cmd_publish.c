@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "sl_event.h"
+#include "sl_kafka.h"
 #include "sl_producer.h"
 
 static int sl_publish_run(sl_cli_t *cli);
@@ -349,7 +350,10 @@ static int sl_publish_run(sl_cli_t *cli)
                                     ev->node_type, where, sizeof(where), errstr, sizeof(errstr)))
                         snprintf(where, sizeof(where), "?");
                 ret = sl_cli_fail(cli, "%s: delivery to %s not confirmed; %s",
-                                  sl_cli_interrupted() ? "interrupted" : "timed out", where,
+                                  sl_kafka_fatal(NULL, 0) ? "stopped"
+                                  : sl_cli_interrupted()  ? "interrupted"
+                                                          : "timed out",
+                                  where,
                                   outbox ? "the record stays in the outbox for the next producer"
                                          : "the record may or may not have been written");
                 goto done;

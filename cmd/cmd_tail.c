@@ -76,7 +76,11 @@ static int sl_tail_assign_all(sl_cli_t *cli, rd_kafka_t *rk, const char *topic, 
         for (;;) {
                 int64_t left = deadline - sl_cli_now_mono_ms();
 
-                err = rd_kafka_metadata(rk, 0, rkt, &md, left > 0 ? (int)left : 1);
+                /* In slices: a signal or a fatal Kafka failure (sl_kafka.h) stops the wait. */
+                err = rd_kafka_metadata(rk, 0, rkt, &md,
+                                        left > 1000 ? 1000
+                                        : left > 0  ? (int)left
+                                                    : 1);
                 if (!err && md->topic_cnt == 1 && !md->topics[0].err &&
                     md->topics[0].partition_cnt > 0)
                         break;

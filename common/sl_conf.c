@@ -1,11 +1,14 @@
 #include "sl_conf.h"
 
+#include "sl_kafka.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* One table entry per key type: SL_<TYPE>(name, default, ..., description). */
 /* clang-format off */
@@ -122,6 +125,11 @@ static const sl_conf_prop_t sl_conf_table[] = {
            "Most records in one store transaction. A batch is read while the one before is "
            "stored, and grows up to this while that takes; smaller values bound the work "
            "redone after a crash."),
+    /* Limits of what one record may make the projector do (with the event limits of
+     * event/sl_event.h). */
+    SL_INT("project.max.record.bytes", "1048576", 64, INT32_MAX,
+           "Largest state record the projector reads; a larger one goes to the dead-letter "
+           "topic (without its value, its size in the seerlog.dlq.size header)."),
     SL_STRING("store.dir", "", 0, "The projector's store directory (an LMDB environment)."),
     SL_INT("store.max.bytes", "10737418240", 1048576, INT64_MAX,
            "Largest size the store may grow to (LMDB map size); the projector stops when full."),
@@ -908,10 +916,103 @@ int sl_conf_kafka_prop(const sl_conf_t *conf, size_t idx, const char **namep, co
         return 1;
 }
 
+/* The effective value of librdkafka property @p name (aliases resolved, default if unset). */
+static void sl_conf_rk_effective(const sl_conf_t *conf, const char *name, char *buf, size_t size)
+{
+        size_t n = size;
+
+        if (rd_kafka_conf_get(conf->scratch, name, buf, &n) != RD_KAFKA_CONF_OK)
+                buf[0] = '\0';
+}
+
+/* The librdkafka property set here whose name is @p name or @p alias, or NULL. */
+static const sl_conf_kv_t *sl_conf_rk_given(const sl_conf_t *conf, const char *name,
+                                            const char *alias)
+{
+        ssize_t k = sl_conf_kafka_find(conf, name);
+
+        if (k < 0 && alias)
+                k = sl_conf_kafka_find(conf, alias);
+        return k >= 0 ? &conf->kafka[k] : NULL;
+}
+
+sl_err_t sl_conf_check_security(const sl_conf_t *conf, char *errstr, size_t errstr_size)
+{
+        /* Files librdkafka would read at connect time: missing ones fail now, not later. */
+        static const char *const files[] = {"ssl.ca.location", "ssl.certificate.location",
+                                            "ssl.key.location", "ssl.crl.location"};
+        char proto[32], mech[128], user[256], pass[256];
+        const sl_conf_kv_t *kv;
+        int sasl, ssl;
+
+        sl_conf_rk_effective(conf, "security.protocol", proto, sizeof(proto));
+        sl_conf_rk_effective(conf, "sasl.mechanisms", mech, sizeof(mech));
+        sl_conf_rk_effective(conf, "sasl.username", user, sizeof(user));
+        sl_conf_rk_effective(conf, "sasl.password", pass, sizeof(pass));
+        sasl = !strncasecmp(proto, "sasl_", 5);
+        ssl = !strcasecmp(proto, "ssl") || !strcasecmp(proto, "sasl_ssl");
+
+        if (!!*user != !!*pass)
+                return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                 "half-configured Kafka security: kafka.sasl.%s is set but "
+                                 "kafka.sasl.%s is not; set both or neither",
+                                 *user ? "username" : "password", *user ? "password" : "username");
+        if (!sasl) {
+                for (size_t i = 0; i < conf->kafka_cnt; i++)
+                        if (!strncmp(conf->kafka[i].name, "sasl.", 5))
+                                return sl_seterr(
+                                    errstr, errstr_size, SL_ERR_CONFIG,
+                                    "half-configured Kafka security: kafka.%s is set but "
+                                    "kafka.security.protocol=%s does not use SASL, so it would "
+                                    "be ignored; set kafka.security.protocol=SASL_SSL or remove "
+                                    "the kafka.sasl.* keys",
+                                    conf->kafka[i].name, proto);
+        } else {
+                if (!sl_conf_rk_given(conf, "sasl.mechanisms", "sasl.mechanism"))
+                        return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                         "half-configured Kafka security: "
+                                         "kafka.security.protocol=%s needs kafka.sasl.mechanisms "
+                                         "(e.g. SCRAM-SHA-256) and its credentials",
+                                         proto);
+                if ((!strcasecmp(mech, "PLAIN") || !strncasecmp(mech, "SCRAM-", 6)) && !*user)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG,
+                                         "half-configured Kafka security: "
+                                         "kafka.sasl.mechanisms=%s needs kafka.sasl.username and "
+                                         "kafka.sasl.password",
+                                         mech);
+        }
+        if (!ssl)
+                for (size_t i = 0; i < conf->kafka_cnt; i++)
+                        if (!strncmp(conf->kafka[i].name, "ssl.", 4) ||
+                            !strncmp(conf->kafka[i].name, "ssl_", 4))
+                                return sl_seterr(
+                                    errstr, errstr_size, SL_ERR_CONFIG,
+                                    "half-configured Kafka security: kafka.%s is set but "
+                                    "kafka.security.protocol=%s does not use TLS, so it would "
+                                    "be ignored; set kafka.security.protocol=SSL or SASL_SSL or "
+                                    "remove the kafka.ssl.* keys",
+                                    conf->kafka[i].name, proto);
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                if (!(kv = sl_conf_rk_given(conf, files[i], NULL)) || !*kv->value ||
+                    !strcmp(kv->value, "probe"))
+                        continue;
+                if (access(kv->value, R_OK))
+                        return sl_seterr(errstr, errstr_size, SL_ERR_CONFIG, "kafka.%s=%s: %s",
+                                         files[i], kv->value, strerror(errno));
+        }
+        return SL_OK;
+}
+
 sl_err_t sl_conf_kafka_apply(const sl_conf_t *conf, rd_kafka_conf_t *rk_conf, char *errstr,
                              size_t errstr_size)
 {
         sl_err_t err;
+
+        if ((err = sl_conf_check_security(conf, errstr, errstr_size)))
+                return err;
+        /* Wrong credentials or TLS settings are fatal, not retried forever (sl_kafka.h). */
+        rd_kafka_conf_set_error_cb(rk_conf, sl_kafka_error_cb);
+        rd_kafka_conf_set_log_cb(rk_conf, sl_kafka_log_cb);
 
         for (size_t i = 0; i < SL_CONF_CNT; i++) {
                 const sl_conf_prop_t *p = &sl_conf_table[i];

@@ -149,11 +149,32 @@ int sl_conf_kafka_prop(const sl_conf_t *conf, size_t idx, const char **namep, co
  *        SL_CONF_F_KAFKA (set or default), then the librdkafka properties in set order.
  *
  * Lets a caller set its own defaults on @p rk_conf first, which the user's properties override.
+ * Refuses a half-configured security setup first (sl_conf_check_security()), and installs
+ * sl_kafka_error_cb() (sl_kafka.h) as the error callback: authentication and TLS failures stop
+ * the process instead of being retried forever.
  * @returns SL_OK or SL_ERR_CONFIG (librdkafka's message). On error @p rk_conf may have been
  *          partly changed; the caller destroys it.
  */
 sl_err_t sl_conf_kafka_apply(const sl_conf_t *conf, rd_kafka_conf_t *rk_conf, char *errstr,
                              size_t errstr_size);
+
+/**
+ * @brief Refuses a half-configured Kafka security setup, in which librdkafka would silently
+ *        ignore settings or fail only at connect time.
+ *
+ * Rules (librdkafka's names; aliases and the `kafka.` prefix are the same keys):
+ *  - sasl.username and sasl.password are set together or not at all;
+ *  - any sasl.* key needs a security.protocol that uses SASL (SASL_SSL, SASL_PLAINTEXT);
+ *  - security.protocol SASL_* needs sasl.mechanisms set, and PLAIN or SCRAM-* need the
+ *    username and password;
+ *  - any ssl.* key needs a security.protocol that uses TLS (SSL, SASL_SSL);
+ *  - ssl.ca.location, ssl.certificate.location, ssl.key.location and ssl.crl.location name
+ *    readable files (or "probe" for the CA).
+ * sl_conf_kafka_apply() checks it before every client; the command line checks it at start.
+ * Messages name the keys, never a secret value.
+ * @returns SL_OK or SL_ERR_CONFIG.
+ */
+sl_err_t sl_conf_check_security(const sl_conf_t *conf, char *errstr, size_t errstr_size);
 
 /**
  * @brief A new librdkafka configuration with everything sl_conf_kafka_apply() applies.

@@ -589,7 +589,8 @@ static int wr_event(const sl_codec_t *c, wr_t *w, const sl_event_t *ev)
 
 /*
  * What sl_event_validate() checks besides the strings, which the writer checks as it goes (NULL,
- * UTF-8, duplicate keys): one pass over each string instead of two on the hot path.
+ * UTF-8, duplicate keys): one pass over each string instead of two on the hot path. The limits
+ * measure the map strings once more (few and short).
  */
 static int enc_precheck(const sl_event_t *ev)
 {
@@ -601,7 +602,8 @@ static int enc_precheck(const sl_event_t *ev)
                                  ev->geo.longitude >= -180 && ev->geo.longitude <= 180)) &&
                (!ev->has_capacity ||
                 (ev->capacity.cpu_cores >= 0 && ev->capacity.memory_bytes >= 0 &&
-                 ev->capacity.disk_bytes >= 0 && ev->capacity.max_tasks >= 0));
+                 ev->capacity.disk_bytes >= 0 && ev->capacity.max_tasks >= 0)) &&
+               sl_event_check_limits(ev, NULL, 0) == SL_OK;
 }
 
 sl_err_t sl_codec_encode(sl_codec_t *c, const sl_event_t *ev, sl_buf_t *out, char *errstr,

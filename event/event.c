@@ -430,6 +430,66 @@ static sl_err_t check_kvs(const char *what, const sl_kv_t *kvs, size_t cnt, char
         return SL_OK;
 }
 
+static sl_err_t check_count(const char *what, size_t cnt, size_t max, char *errstr,
+                            size_t errstr_size)
+{
+        if (cnt > max)
+                return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                 "%s: %zu entries, more than the %zu allowed", what, cnt, max);
+        return SL_OK;
+}
+
+static sl_err_t check_kv_limits(const char *what, const sl_kv_t *kvs, size_t cnt, char *errstr,
+                                size_t errstr_size)
+{
+        for (size_t i = 0; i < cnt; i++) {
+                size_t klen = kvs[i].key ? strlen(kvs[i].key) : 0;
+                size_t vlen = kvs[i].value ? strlen(kvs[i].value) : 0;
+
+                if (klen > SL_EVENT_MAX_KEY_LEN)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                         "%s: a key of %zu bytes, more than the %d allowed", what,
+                                         klen, SL_EVENT_MAX_KEY_LEN);
+                if (vlen > SL_EVENT_MAX_VALUE_LEN)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                         "%s: the value of key \"%.64s\" has %zu bytes, more than "
+                                         "the %d allowed",
+                                         what, kvs[i].key, vlen, SL_EVENT_MAX_VALUE_LEN);
+        }
+        return SL_OK;
+}
+
+sl_err_t sl_event_check_limits(const sl_event_t *ev, char *errstr, size_t errstr_size)
+{
+        sl_err_t err;
+
+        if ((err =
+                 check_count("labels", ev->label_cnt, SL_EVENT_MAX_LABELS, errstr, errstr_size)) ||
+            (err = check_count("services", ev->service_cnt, SL_EVENT_MAX_SERVICES, errstr,
+                               errstr_size)) ||
+            (err = check_count("addresses", ev->address_cnt, SL_EVENT_MAX_ADDRESSES, errstr,
+                               errstr_size)) ||
+            (err = check_count("usage.sensors", ev->has_usage ? ev->usage.sensor_cnt : 0,
+                               SL_EVENT_MAX_SENSORS, errstr, errstr_size)) ||
+            (err = check_kv_limits("labels", ev->labels, ev->label_cnt, errstr, errstr_size)))
+                return err;
+        for (size_t i = 0; i < ev->service_cnt; i++) {
+                const sl_service_t *sv = &ev->services[i];
+                size_t len = sv->name ? strlen(sv->name) : 0;
+
+                if (len > SL_EVENT_MAX_KEY_LEN)
+                        return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,
+                                         "services: a name of %zu bytes, more than the %d allowed",
+                                         len, SL_EVENT_MAX_KEY_LEN);
+                if ((err = check_count("services.meta", sv->meta_cnt, SL_EVENT_MAX_META, errstr,
+                                       errstr_size)) ||
+                    (err = check_kv_limits("services.meta", sv->meta, sv->meta_cnt, errstr,
+                                           errstr_size)))
+                        return err;
+        }
+        return SL_OK;
+}
+
 sl_err_t sl_event_validate(const sl_event_t *ev, char *errstr, size_t errstr_size)
 {
         sl_err_t err;
@@ -486,6 +546,8 @@ sl_err_t sl_event_validate(const sl_event_t *ev, char *errstr, size_t errstr_siz
                 if ((err = check_str("geo.site", ev->geo.site, errstr, errstr_size)))
                         return err;
         }
+        if ((err = sl_event_check_limits(ev, errstr, errstr_size)))
+                return err;
         if (ev->has_capacity && (ev->capacity.cpu_cores < 0 || ev->capacity.memory_bytes < 0 ||
                                  ev->capacity.disk_bytes < 0 || ev->capacity.max_tasks < 0))
                 return sl_seterr(errstr, errstr_size, SL_ERR_BAD_VALUE,

@@ -189,8 +189,29 @@ int sl_utf8_valid(const char *s, size_t len);
 sl_err_t sl_event_copy(sl_event_t *dst, const sl_event_t *src);
 
 /**
+ * Limits of one event, checked by sl_event_check_limits(): a producer refuses an event beyond
+ * them (SL_ERR_BAD_VALUE) and the projector sends a record that decodes to one to the
+ * dead-letter topic. They bound what one node can make every reader store and serve.
+ */
+#define SL_EVENT_MAX_LABELS    64   /**< Entries of labels. */
+#define SL_EVENT_MAX_SERVICES  64   /**< Entries of services. */
+#define SL_EVENT_MAX_META      64   /**< Entries of one service's meta. */
+#define SL_EVENT_MAX_ADDRESSES 64   /**< Entries of addresses. */
+#define SL_EVENT_MAX_SENSORS   64   /**< Entries of usage.sensors. */
+#define SL_EVENT_MAX_KEY_LEN   256  /**< Bytes of a label or meta key, or a service name. */
+#define SL_EVENT_MAX_VALUE_LEN 4096 /**< Bytes of a label or meta value. */
+
+/**
+ * @returns SL_OK, or SL_ERR_BAD_VALUE when @p ev is beyond one of the SL_EVENT_MAX_* limits,
+ *          with @p errstr naming the field, its size and the limit. Strings must not be NULL
+ *          (sl_event_validate() checks that first).
+ */
+sl_err_t sl_event_check_limits(const sl_event_t *ev, char *errstr, size_t errstr_size);
+
+/**
  * Checks what the schema cannot: required strings (event_id, node_id, node_type, region) are not
- * empty, incarnation > 0, seq >= 0, every string is valid UTF-8, map keys are unique.
+ * empty, incarnation > 0, seq >= 0, every string is valid UTF-8, map keys are unique, and the
+ * limits of sl_event_check_limits().
  */
 sl_err_t sl_event_validate(const sl_event_t *ev, char *errstr, size_t errstr_size);
 

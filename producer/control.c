@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "producer_int.h"
+#include "sl_kafka.h"
 
 extern const char sl_control_avsc[];
 
@@ -161,6 +162,7 @@ struct sl_control_s {
 
 static void sl_control_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
+        sl_kafka_log_check(level, fac, buf);
         /* The user's producer properties mean nothing to this consumer: not worth a warning. */
         if (!strcmp(fac, "CONFWARN"))
                 return;
@@ -191,9 +193,9 @@ sl_control_t *sl_control_new(const sl_conf_t *conf, const char *topic, char *err
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
                 goto fail;
         }
-        rd_kafka_conf_set_log_cb(rk_conf, sl_control_log_cb);
         if (sl_conf_kafka_apply(conf, rk_conf, errstr, errstr_size))
                 goto fail;
+        rd_kafka_conf_set_log_cb(rk_conf, sl_control_log_cb); /* after: apply sets its own */
         for (const char *const *d = defaults; *d; d += 2)
                 if (rd_kafka_conf_set(rk_conf, d[0], d[1], errstr, errstr_size))
                         goto fail;

@@ -14,6 +14,7 @@
 
 #include "sl_event.h"
 #include "sl_fs.h"
+#include "sl_kafka.h"
 #include "sl_liveness.h"
 #include "sl_producer.h" /* the control topic's record (sl_lag_report_t) */
 #include "sl_registry.h"
@@ -128,7 +129,8 @@ struct sl_projector_s {
         sl_event_t *ev;
         int cooperative;
         size_t batch_max;
-        size_t chunk; /**< Records taken from the consumer at a time (msgs holds them). */
+        size_t max_record; /**< project.max.record.bytes. */
+        size_t chunk;      /**< Records taken from the consumer at a time (msgs holds them). */
         rd_kafka_message_t **msgs;
         /* Two batches: one being read here, one at the writer thread. */
         sl_batch_t *batch[2];
@@ -332,11 +334,16 @@ static void sl_dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
         }
 }
 
-/* Produces @p m to the dead-letter topic with the reason. */
+/*
+ * Produces @p m to the dead-letter topic with the reason. A record larger than
+ * project.max.record.bytes goes without its value (its size in seerlog.dlq.size): it might not
+ * fit the dead-letter producer's message.max.bytes, and the headers say where to find it.
+ */
 static sl_err_t sl_dlq_send(sl_projector_t *p, const rd_kafka_message_t *m, const char *reason,
                             sl_err_t why, char *errstr, size_t errstr_size)
 {
-        char part[16], off[32];
+        int oversize = m->len > p->max_record;
+        char part[16], off[32], size[32];
         const char *topic = rd_kafka_topic_name(m->rkt), *code = sl_err_str(why);
         rd_kafka_resp_err_t err;
 
@@ -344,16 +351,18 @@ static sl_err_t sl_dlq_send(sl_projector_t *p, const rd_kafka_message_t *m, cons
                 return SL_OK;
         snprintf(part, sizeof(part), "%" PRId32, m->partition);
         snprintf(off, sizeof(off), "%" PRId64, m->offset);
+        snprintf(size, sizeof(size), "%zu", m->len);
         for (;;) {
                 err = rd_kafka_producev(
                     p->dlq, RD_KAFKA_V_TOPIC(p->dlq_topic),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
-                    RD_KAFKA_V_VALUE(m->payload, m->len),
+                    RD_KAFKA_V_VALUE(oversize ? NULL : m->payload, oversize ? 0 : m->len),
                     RD_KAFKA_V_HEADER("seerlog.dlq.reason", reason, (ssize_t)strlen(reason)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.error", code, (ssize_t)strlen(code)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.topic", topic, (ssize_t)strlen(topic)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.partition", part, (ssize_t)strlen(part)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.offset", off, (ssize_t)strlen(off)),
+                    RD_KAFKA_V_HEADER("seerlog.dlq.size", size, (ssize_t)strlen(size)),
                     RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
@@ -674,6 +683,7 @@ static sl_err_t sl_lag_start(sl_projector_t *p, const sl_conf_t *conf, char *err
 /* The consumer's -X properties mean nothing to the producers: not worth a warning each. */
 static void sl_proj_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
+        sl_kafka_log_check(level, fac, buf);
         if (!strcmp(fac, "CONFWARN") && rd_kafka_type(rk) == RD_KAFKA_PRODUCER &&
             strstr(buf, "consumer property"))
                 return;
@@ -759,7 +769,7 @@ static sl_err_t sl_changelog_create(sl_projector_t *p, const sl_conf_t *conf, ch
         o = rd_kafka_AdminOptions_new(p->txp, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_AdminOptions_set_request_timeout(o, 30000, NULL, 0);
         rd_kafka_CreateTopics(p->txp, &nt, 1, o, q);
-        if (!(ev = rd_kafka_queue_poll(q, 35000))) {
+        if (!(ev = sl_kafka_queue_poll(q, 35000))) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_TIMEOUT,
                                 "creating the changelog topic %s: no answer in 35 s", p->changelog);
                 goto done;
@@ -843,8 +853,16 @@ static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, con
                  (err = sl_registry_lookup(p->registry, subject, sl_event_schema_text(), 0,
                                            &p->changelog_id, NULL, errstr, errstr_size)))
                 return err;
-        /* Fences an earlier incarnation of this store's projector (a zombie). */
-        if ((error = rd_kafka_init_transactions(p->txp, 60000))) {
+        /* Fences an earlier incarnation of this store's projector (a zombie). In slices (a
+         * timed-out call resumes) to stop at once on wrong credentials (sl_kafka.h). */
+        for (int waited = 0;; waited += 1000) {
+                error = rd_kafka_init_transactions(p->txp, 1000);
+                if (!error || rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                    waited >= 60000 || sl_kafka_fatal(NULL, 0))
+                        break;
+                rd_kafka_error_destroy(error);
+        }
+        if (error) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                                 "changelog: initialising transactions: %s",
                                 rd_kafka_error_string(error));
@@ -1064,6 +1082,7 @@ static sl_projector_t *sl_projector_create(const sl_conf_t *conf, const char *st
                 goto fail;
         }
         p->batch_max = (size_t)sl_conf_get_int(conf, "project.batch.max");
+        p->max_record = (size_t)sl_conf_get_int(conf, "project.max.record.bytes");
         p->chunk = p->batch_max < SL_PROJ_CHUNK ? p->batch_max : SL_PROJ_CHUNK;
         if (!(p->dlq_topic = strdup(sl_conf_get(conf, "dlq.topic"))) ||
             !(p->msgs = calloc(p->chunk, sizeof(*p->msgs))) || !(p->ev = sl_event_new())) {
@@ -1543,8 +1562,14 @@ static int sl_batch_read(sl_projector_t *p, sl_batch_t *b, size_t cnt, char *err
                 if (!m->payload) {
                         err = sl_seterr(derr, sizeof(derr), SL_ERR_INVALID_ARG,
                                         "a null value (tombstone) in a state topic");
+                } else if (m->len > p->max_record) {
+                        err = sl_seterr(derr, sizeof(derr), SL_ERR_BAD_LENGTH,
+                                        "record of %zu bytes, more than "
+                                        "project.max.record.bytes=%zu",
+                                        m->len, p->max_record);
                 } else if (!(err = sl_codec_decode(p->codec, m->payload, m->len, p->ev, derr,
-                                                   sizeof(derr)))) {
+                                                   sizeof(derr))) &&
+                           !(err = sl_event_check_limits(p->ev, derr, sizeof(derr)))) {
                         err = sl_pend(p, b, pt, m->offset, rd_kafka_message_timestamp(m, NULL),
                                       derr, sizeof(derr));
                         if (err == SL_ERR_NOT_FOUND) {

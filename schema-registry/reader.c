@@ -3,6 +3,7 @@
  * beginning by one thread that applies every committed record, in order, to the state.
  */
 #include "registry_int.h"
+#include "sl_kafka.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 static void sl_reg_rk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
         sl_reg_srv_t *srv = rd_kafka_opaque(rk);
+
+        sl_kafka_log_check(level, fac, buf);
         int ours = level <= 3 ? SL_LOG_ERROR : level == 4 ? SL_LOG_WARN : SL_LOG_DEBUG;
 
         /* -X applies to every client of the registry (consumers and producers alike), so a
@@ -96,7 +99,7 @@ static sl_err_t sl_reg_topic_create(sl_reg_srv_t *srv, rd_kafka_t *rk, char *err
                 goto done;
         }
         rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-        if (!(ev = rd_kafka_queue_poll(q, SL_REG_ADMIN_TIMEOUT_MS + 5000))) {
+        if (!(ev = sl_kafka_queue_poll(q, SL_REG_ADMIN_TIMEOUT_MS + 5000))) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                                 "creating topic %s: no answer from the brokers", srv->topic);
                 goto done;
@@ -147,7 +150,11 @@ static sl_err_t sl_reg_topic_check(sl_reg_srv_t *srv, rd_kafka_t *rk, char *errs
         for (;;) {
                 int64_t left = deadline - sl_reg_now_ms();
 
-                rerr = rd_kafka_metadata(rk, 0, rkt, &md, left > 0 ? (int)left : 1);
+                /* In slices, to stop at once on wrong credentials (sl_kafka.h). */
+                rerr = rd_kafka_metadata(rk, 0, rkt, &md,
+                                         left > 1000 ? 1000
+                                         : left > 0  ? (int)left
+                                                     : 1);
                 if (!rerr && md->topic_cnt == 1 && !md->topics[0].err &&
                     md->topics[0].partition_cnt > 0)
                         break;
@@ -157,7 +164,7 @@ static sl_err_t sl_reg_topic_check(sl_reg_srv_t *srv, rd_kafka_t *rk, char *errs
                 if (md)
                         rd_kafka_metadata_destroy(md);
                 md = NULL;
-                if (sl_reg_now_ms() >= deadline) {
+                if (sl_reg_now_ms() >= deadline || sl_kafka_fatal(NULL, 0)) {
                         err = sl_seterr(errstr, errstr_size, SL_ERR_KAFKA,
                                         "getting the partitions of topic %s: %s", srv->topic,
                                         rd_kafka_err2str(rerr));

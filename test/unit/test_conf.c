@@ -496,3 +496,126 @@ Test(conf, help_and_markdown_list_every_key)
         free(help);
         free(md);
 }
+
+/* ---- half-configured Kafka security (sl_conf_check_security) ---- */
+
+/* Sets each "key=value" of the NULL-terminated list; all must be accepted one by one. */
+static void set_all(const char *const *kvs)
+{
+        for (; *kvs; kvs++) {
+                char key[128];
+                const char *eq = strchr(*kvs, '=');
+
+                cr_assert_not_null(eq, "%s", *kvs);
+                snprintf(key, sizeof(key), "%.*s", (int)(eq - *kvs), *kvs);
+                cr_assert_eq(sl_conf_set(conf, key, eq + 1, errstr, sizeof(errstr)), SL_OK, "%s",
+                             errstr);
+        }
+}
+
+/* The settings are refused, by the check and by sl_conf_kafka(), with @p want in the message. */
+static void assert_refused(const char *want)
+{
+        rd_kafka_conf_t *rk_conf;
+
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_ERR_CONFIG);
+        cr_assert(strstr(errstr, want), "wanted \"%s\" in \"%s\"", want, errstr);
+        cr_assert_null(strstr(errstr, "s3cr3t"), "a secret in \"%s\"", errstr);
+        errstr[0] = '\0';
+        rk_conf = sl_conf_kafka(conf, errstr, sizeof(errstr));
+        cr_assert_null(rk_conf);
+        cr_assert(strstr(errstr, want), "sl_conf_kafka: \"%s\"", errstr);
+}
+
+Test(conf, security_complete_setups_pass)
+{
+        const char *sasl_ssl[] = {"kafka.security.protocol=SASL_SSL",
+                                  "kafka.sasl.mechanisms=SCRAM-SHA-256", "kafka.sasl.username=u",
+                                  "kafka.sasl.password=s3cr3t", NULL};
+        rd_kafka_conf_t *rk_conf;
+        char ca[160];
+
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        set_all(sasl_ssl);
+        snprintf(ca, sizeof(ca), "kafka.ssl.ca.location=%s",
+                 write_file("ca.pem", "-----BEGIN CERTIFICATE-----\n"));
+        set_all((const char *[]){ca, NULL});
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        /* An alias of the mechanism's key counts as set; SSL alone needs no credentials. */
+        sl_conf_destroy(conf);
+        conf = sl_conf_new();
+        set_all((const char *[]){"security.protocol=sasl_plaintext", "sasl.mechanism=PLAIN",
+                                 "sasl.username=u", "sasl.password=p", NULL});
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        rk_conf = sl_conf_kafka(conf, errstr, sizeof(errstr));
+        cr_assert_not_null(rk_conf, "%s", errstr);
+        rd_kafka_conf_destroy(rk_conf);
+        sl_conf_destroy(conf);
+        conf = sl_conf_new();
+        set_all((const char *[]){"kafka.security.protocol=SSL", ca, NULL});
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+}
+
+Test(conf, security_username_without_password)
+{
+        set_all((const char *[]){"kafka.security.protocol=SASL_SSL",
+                                 "kafka.sasl.mechanisms=SCRAM-SHA-256", "kafka.sasl.username=u",
+                                 NULL});
+        assert_refused("kafka.sasl.username is set but kafka.sasl.password is not");
+}
+
+Test(conf, security_password_without_username)
+{
+        set_all((const char *[]){"kafka.security.protocol=SASL_SSL",
+                                 "kafka.sasl.mechanisms=SCRAM-SHA-512",
+                                 "kafka.sasl.password=s3cr3t", NULL});
+        assert_refused("kafka.sasl.password is set but kafka.sasl.username is not");
+}
+
+Test(conf, security_sasl_keys_without_sasl_protocol)
+{
+        set_all((const char *[]){"kafka.sasl.mechanisms=SCRAM-SHA-256", "kafka.sasl.username=u",
+                                 "kafka.sasl.password=s3cr3t", NULL});
+        assert_refused("kafka.sasl.mechanisms is set but kafka.security.protocol=plaintext does "
+                       "not use SASL");
+        set_all((const char *[]){"kafka.security.protocol=SSL", NULL});
+        assert_refused("kafka.security.protocol=ssl does not use SASL");
+}
+
+Test(conf, security_sasl_protocol_without_mechanism)
+{
+        set_all((const char *[]){"kafka.security.protocol=SASL_SSL", NULL});
+        assert_refused("kafka.security.protocol=sasl_ssl needs kafka.sasl.mechanisms");
+}
+
+Test(conf, security_scram_without_credentials)
+{
+        set_all((const char *[]){"kafka.security.protocol=SASL_SSL",
+                                 "kafka.sasl.mechanisms=SCRAM-SHA-256", NULL});
+        assert_refused("kafka.sasl.mechanisms=SCRAM-SHA-256 needs kafka.sasl.username and "
+                       "kafka.sasl.password");
+}
+
+Test(conf, security_ssl_keys_without_tls)
+{
+        char ca[160];
+
+        snprintf(ca, sizeof(ca), "kafka.ssl.ca.location=%s", write_file("ca.pem", "x\n"));
+        set_all((const char *[]){ca, NULL});
+        assert_refused("kafka.ssl.ca.location is set but kafka.security.protocol=plaintext does "
+                       "not use TLS");
+        set_all((const char *[]){"kafka.security.protocol=SASL_PLAINTEXT",
+                                 "kafka.sasl.mechanisms=PLAIN", "kafka.sasl.username=u",
+                                 "kafka.sasl.password=s3cr3t", NULL});
+        assert_refused("kafka.security.protocol=sasl_plaintext does not use TLS");
+}
+
+Test(conf, security_missing_ca_file)
+{
+        set_all((const char *[]){"kafka.security.protocol=SSL",
+                                 "kafka.ssl.ca.location=/nonexistent/ca.pem", NULL});
+        assert_refused("kafka.ssl.ca.location=/nonexistent/ca.pem: No such file or directory");
+        /* librdkafka's "probe" is not a file. */
+        set_all((const char *[]){"kafka.ssl.ca.location=probe", NULL});
+        cr_assert_eq(sl_conf_check_security(conf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+}

@@ -297,6 +297,83 @@ Test(event, validate_rejects_incomplete_events)
         sl_event_destroy(in);
 }
 
+/* ---- limits of one event (SL_EVENT_MAX_*) ---- */
+
+/* The event is refused by validate and by the encoder with @p want in the message. */
+static void assert_over_limit(sl_event_t *in, const char *want)
+{
+        sl_buf_t buf = {0};
+
+        cr_assert_eq(sl_event_check_limits(in, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        cr_assert(strstr(errstr, want), "wanted \"%s\" in \"%s\"", want, errstr);
+        cr_assert_eq(sl_event_validate(in, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_ERR_BAD_VALUE);
+        cr_assert(strstr(errstr, want), "encode: \"%s\"", errstr);
+        cr_assert_eq(buf.len, 0);
+        sl_buf_free(&buf);
+}
+
+Test(event, limits_labels_and_services)
+{
+        sl_event_t *in = sl_event_new();
+        sl_buf_t buf = {0};
+        char key[32];
+
+        fill_full(in);
+        while (in->label_cnt < SL_EVENT_MAX_LABELS) {
+                snprintf(key, sizeof(key), "k%zu", in->label_cnt);
+                cr_assert_eq(sl_event_add_label(in, key, "v"), SL_OK);
+        }
+        /* At the limit: fine, and it decodes back within the limits. */
+        cr_assert_eq(sl_codec_encode(codec, in, &buf, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        cr_assert_eq(sl_codec_decode(codec, buf.data, buf.len, ev, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_event_check_limits(ev, errstr, sizeof(errstr)), SL_OK);
+        cr_assert_eq(sl_event_add_label(in, "one-more", "v"), SL_OK);
+        assert_over_limit(in, "labels: 65 entries, more than the 64 allowed");
+
+        fill_full(in);
+        while (in->service_cnt <= SL_EVENT_MAX_SERVICES) {
+                snprintf(key, sizeof(key), "svc%zu", in->service_cnt);
+                cr_assert_eq(sl_event_add_service(in, key), SL_OK);
+        }
+        assert_over_limit(in, "services: 65 entries, more than the 64 allowed");
+
+        fill_full(in);
+        cr_assert_eq(sl_event_add_service(in, "svc"), SL_OK);
+        for (int i = 0; i <= SL_EVENT_MAX_META; i++) {
+                snprintf(key, sizeof(key), "m%d", i);
+                cr_assert_eq(sl_event_add_service_meta(in, key, "v"), SL_OK);
+        }
+        assert_over_limit(in, "services.meta: 65 entries, more than the 64 allowed");
+        sl_buf_free(&buf);
+        sl_event_destroy(in);
+}
+
+Test(event, limits_key_and_value_sizes)
+{
+        sl_event_t *in = sl_event_new();
+        char big[SL_EVENT_MAX_VALUE_LEN + 2];
+
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        fill_full(in);
+        cr_assert_eq(sl_event_add_label(in, "big", big), SL_OK);
+        assert_over_limit(in, "labels: the value of key \"big\" has 4097 bytes, more than the "
+                              "4096 allowed");
+        fill_full(in);
+        big[SL_EVENT_MAX_VALUE_LEN] = '\0'; /* exactly the limit */
+        cr_assert_eq(sl_event_add_label(in, "big", big), SL_OK);
+        cr_assert_eq(sl_event_check_limits(in, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+        fill_full(in);
+        big[SL_EVENT_MAX_KEY_LEN + 1] = '\0';
+        cr_assert_eq(sl_event_add_label(in, big, "v"), SL_OK);
+        assert_over_limit(in, "labels: a key of 257 bytes, more than the 256 allowed");
+        fill_full(in);
+        cr_assert_eq(sl_event_add_service(in, big), SL_OK);
+        assert_over_limit(in, "services: a name of 257 bytes, more than the 256 allowed");
+        sl_event_destroy(in);
+}
+
 /* ---- schema evolution: fields by name, defaults, enums by symbol ---- */
 
 /*

@@ -579,11 +579,21 @@ Test(producer, batches_without_outbox_keep_each_nodes_order, .init = mk_tmpdir, 
                 for (int i = 0; i < PER; i++)
                         sl_event_destroy(evs[i]);
         }
-        big = malloc(300 * 1024 + 1);
-        memset(big, 'b', 300 * 1024);
-        big[300 * 1024] = 0;
+        /* About 320 KiB, within the event limits (SL_EVENT_MAX_*): 64 labels and 16 service
+         * meta entries of 4 KiB each. */
+        big = malloc(SL_EVENT_MAX_VALUE_LEN + 1);
+        memset(big, 'b', SL_EVENT_MAX_VALUE_LEN);
+        big[SL_EVENT_MAX_VALUE_LEN] = 0;
         evs[0] = mk_event("n-big", SL_KIND_STATUS_CHANGE);
-        cr_assert_eq(sl_event_add_label(evs[0], "big", big), SL_OK);
+        cr_assert_eq(sl_event_add_service(evs[0], "big"), SL_OK);
+        for (int i = 0; i < SL_EVENT_MAX_LABELS + 16; i++) {
+                char key[16];
+
+                snprintf(key, sizeof(key), "big%d", i);
+                cr_assert_eq(i < SL_EVENT_MAX_LABELS ? sl_event_add_label(evs[0], key, big)
+                                                     : sl_event_add_service_meta(evs[0], key, big),
+                             SL_OK);
+        }
         cr_assert_eq(sl_producer_publish(p, evs[0], errstr, sizeof(errstr)), SL_OK, "%s", errstr);
         sl_event_destroy(evs[0]);
         free(big);
