@@ -697,6 +697,27 @@ void sl_cli_outbox_tmp_cleanup(char *tmpdir)
         sl_cli_rmtree(tmpdir);
 }
 
+static void sl_cli_record_cb(const char *node_id, int64_t incarnation, int64_t seq, void *opaque)
+{
+        fprintf(opaque, "%s %lld %lld\n", node_id, (long long)incarnation, (long long)seq);
+}
+
+int sl_cli_record_start(sl_cli_t *cli, sl_producer_t *p, FILE **fpp)
+{
+        const char *path = sl_cli_str(cli, "record");
+        FILE *fp;
+
+        *fpp = NULL;
+        if (!path)
+                return SL_EXIT_OK;
+        if (!*path || !(fp = fopen(path, "a")))
+                return sl_cli_fail(cli, "--record %s: %s", path, *path ? strerror(errno) : "empty");
+        setvbuf(fp, NULL, _IOLBF, 0); /* a line reaches the kernel as soon as it is written */
+        sl_producer_set_accept_cb(p, sl_cli_record_cb, fp);
+        *fpp = fp;
+        return SL_EXIT_OK;
+}
+
 int sl_cli_tmpdir(sl_cli_t *cli, const char *prefix, char *dir, size_t size)
 {
         const char *base = getenv("TMPDIR");

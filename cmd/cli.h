@@ -27,6 +27,7 @@
 
 #include "sl_conf.h"
 #include "sl_event.h"
+#include "sl_producer.h"
 
 #define SL_EXIT_OK    0
 #define SL_EXIT_FAIL  1
@@ -136,6 +137,16 @@ int sl_cli_outbox_tmp_prepare(sl_cli_t *cli, const char *prefix, char *tmpdir, s
 
 /** Removes the directory sl_cli_outbox_tmp_prepare() made, if any, and empties @p tmpdir. */
 void sl_cli_outbox_tmp_cleanup(char *tmpdir);
+
+/**
+ * @brief --record FILE, when given: opens FILE for appending and has @p p write one line
+ *        "NODE INCARNATION SEQ" to it for every event it accepts (sl_producer_set_accept_cb()),
+ *        each line written out at once, so a process killed at any moment leaves in FILE every
+ *        accepted event but those of the publish call it was killed in.
+ * @returns 0 with *@p fpp the file to fclose() at the end (NULL without --record), or
+ *          SL_EXIT_FAIL after printing the error.
+ */
+int sl_cli_record_start(sl_cli_t *cli, sl_producer_t *p, FILE **fpp);
 
 /** Makes a new directory TMPDIR/PREFIX.XXXXXX (TMPDIR or /tmp) and writes its path into @p dir.
  *  @returns 0, or SL_EXIT_FAIL after printing the error. */

@@ -53,7 +53,9 @@ const sl_cmd_t sl_cmd_project = {
         "was there), then prints one JSON line to stdout: consumed, applied (events stored),\n"
         "superseded (newer than the node's state, but followed in their batch by a newer event\n"
         "of the node, stored instead), ignored (duplicate or stale), dead_lettered, batches,\n"
-        "retried, nodes, assigned, lag, pauses, liveness (nodes per state), time_ms (where the\n"
+        "retried, nodes, assigned, lag, pauses, store_full (1 while the store has no room:\n"
+        "the projector then waits for room instead of exiting, except with --catch-up),\n"
+        "liveness (nodes per state), time_ms (where the\n"
         "time went: poll, read = decode and coalesce, wait = for the writer thread, write,\n"
         "commit) and the store's canonical hash (the same as 'seerlog state hash').\n"
         "--stats-interval prints the same, without the hash, to stderr while running.\n"
@@ -84,11 +86,12 @@ static void sl_project_print_stats(FILE *fp, const sl_projector_stats_t *st, con
                 "{\"consumed\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"superseded\":%" PRIu64
                 ",\"ignored\":%" PRIu64 ",\"dead_lettered\":%" PRIu64 ",\"batches\":%" PRIu64
                 ",\"retried\":%" PRIu64 ",\"nodes\":%" PRIu64 ",\"assigned\":%d,\"lag\":%" PRId64
-                ",\"pauses\":%" PRIu64 ",\"liveness\":{\"alive\":%" PRIu64 ",\"suspect\":%" PRIu64
-                ",\"dead\":%" PRIu64 ",\"left\":%" PRIu64 ",\"missing\":%" PRIu64 "}",
+                ",\"pauses\":%" PRIu64 ",\"store_full\":%d,\"liveness\":{\"alive\":%" PRIu64
+                ",\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64 ",\"left\":%" PRIu64
+                ",\"missing\":%" PRIu64 "}",
                 st->consumed, st->applied, st->superseded, st->ignored, st->dead_lettered,
                 st->batches, st->retried, st->nodes, st->assigned, st->lag, st->pauses,
-                st->liveness[SL_LIVENESS_ALIVE], st->liveness[SL_LIVENESS_SUSPECT],
+                st->store_full, st->liveness[SL_LIVENESS_ALIVE], st->liveness[SL_LIVENESS_SUSPECT],
                 st->liveness[SL_LIVENESS_DEAD], st->liveness[SL_LIVENESS_LEFT],
                 st->liveness[SL_LIVENESS_MISSING]);
         fprintf(fp,
@@ -186,6 +189,15 @@ static int sl_project_run(sl_cli_t *cli)
                 }
                 if (catch_up && sl_projector_caught_up(p))
                         break;
+                /* A service waits for room (not ready); a one-off catch-up has no one to wait
+                 * for it. */
+                if (catch_up) {
+                        sl_projector_stats(p, &st);
+                        if (st.store_full) {
+                                ret = sl_cli_fail(cli, "%s", st.store_error);
+                                break;
+                        }
+                }
                 if (every && sl_cli_now_mono_ms() >= next_stats) {
                         sl_projector_stats(p, &st);
                         sl_project_print_stats(stderr, &st, NULL);

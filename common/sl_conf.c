@@ -132,7 +132,8 @@ static const sl_conf_prop_t sl_conf_table[] = {
            "topic (without its value, its size in the seerlog.dlq.size header)."),
     SL_STRING("store.dir", "", 0, "The projector's store directory (an LMDB environment)."),
     SL_INT("store.max.bytes", "10737418240", 1048576, INT64_MAX,
-           "Largest size the store may grow to (LMDB map size); the projector stops when full."),
+           "Largest size the store may grow to (LMDB map size); when full the projector stops "
+           "applying (not ready) until restarted with more."),
     SL_STRING("project.changelog.topic", "seerlog.snapshot", 0,
               "Compacted topic where the projector publishes every node's latest state, in the "
               "same Kafka transaction as the offsets it consumed; empty: none."),

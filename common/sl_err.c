@@ -21,6 +21,7 @@ static const char *const sl_err_names[SL_ERR__CNT] = {
     [SL_ERR_BAD_VALUE] = "bad value",
     [SL_ERR_UNKNOWN_SCHEMA] = "unknown schema id",
     [SL_ERR_SCHEMA] = "schema error",
+    [SL_ERR_NO_SPACE] = "no space left",
 };
 
 const char *sl_err_str(sl_err_t err)

@@ -29,6 +29,7 @@ typedef enum {
         SL_ERR_BAD_VALUE,      /**< A value is out of range (e.g. non-UTF-8, bad boolean). */
         SL_ERR_UNKNOWN_SCHEMA, /**< No writer schema is known for the record's schema id. */
         SL_ERR_SCHEMA,         /**< Schema is invalid or cannot be read as NodeStateEvent. */
+        SL_ERR_NO_SPACE,       /**< A store or file system is full (LMDB map size, ENOSPC). */
         SL_ERR__CNT
 } sl_err_t;
 

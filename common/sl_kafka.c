@@ -10,10 +10,20 @@ static pthread_mutex_t sl_kafka_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sl_kafka_failed;
 static char sl_kafka_msg[512];
 static int sl_kafka_mismatched; /* a protocol-mismatch disconnect was seen */
+static int sl_kafka_ok;         /* a client got through to a broker (sl_kafka_connected()) */
 /* Protocol-mismatch disconnects: when the current run of them started, and the last one. */
 static int64_t sl_kafka_mismatch_first, sl_kafka_mismatch_last;
 
+static int64_t sl_kafka_mono_ms(void);
+/* The clock of the mismatch rule; tests replace it (sl_kafka_set_clock()). */
+static int64_t (*sl_kafka_clock)(void) = sl_kafka_mono_ms;
+
 static int64_t sl_kafka_now_ms(void)
+{
+        return sl_kafka_clock();
+}
+
+static int64_t sl_kafka_mono_ms(void)
 {
         struct timespec ts;
 
@@ -52,13 +62,20 @@ static void sl_kafka_note(int err, const char *reason)
         int64_t now = sl_kafka_now_ms();
 
         pthread_mutex_lock(&sl_kafka_lock);
-        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION && strstr(reason, "Local: ")) {
+                /* Authentication cut short on the client's side ("SaslAuthenticateRequest
+                 * failed: Local: Broker transport failure", "Local: Timed out"): the connection
+                 * failed, not the credentials; librdkafka retries. */
+        } else if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
                 sl_kafka_set_fatal("Kafka authentication failed", reason,
                                    "check kafka.sasl.mechanisms, kafka.sasl.username and "
                                    "kafka.sasl.password");
         } else if (err == RD_KAFKA_RESP_ERR__SSL && sl_kafka_is_tls_config(reason)) {
                 sl_kafka_set_fatal("Kafka TLS handshake failed", reason,
                                    "check kafka.security.protocol and kafka.ssl.ca.location");
+        } else if (err == RD_KAFKA_RESP_ERR__TRANSPORT && strstr(reason, "Connection refused")) {
+                /* Nothing listens: a broker that is down, not one speaking another protocol. */
+                sl_kafka_mismatch_first = sl_kafka_mismatch_last = 0;
         } else if ((err == RD_KAFKA_RESP_ERR__TRANSPORT && sl_kafka_is_mismatch(reason)) ||
                    err == RD_KAFKA_RESP_ERR__SSL) {
                 /* librdkafka reports an identical error again after 30 s at the earliest, so
@@ -67,7 +84,8 @@ static void sl_kafka_note(int err, const char *reason)
                         sl_kafka_mismatch_first = now;
                 sl_kafka_mismatch_last = now;
                 sl_kafka_mismatched = 1;
-                if (now - sl_kafka_mismatch_first >= SL_KAFKA_MISMATCH_MS)
+                if (!__atomic_load_n(&sl_kafka_ok, __ATOMIC_RELAXED) &&
+                    now - sl_kafka_mismatch_first >= SL_KAFKA_MISMATCH_MS)
                         sl_kafka_set_fatal("Kafka connections keep failing during the handshake",
                                            reason,
                                            "check that kafka.security.protocol matches the "
@@ -98,7 +116,7 @@ void sl_kafka_log_check(int level, const char *fac, const char *buf)
                 sl_kafka_note(RD_KAFKA_RESP_ERR__AUTHENTICATION, buf);
         else if (strstr(buf, "SSL handshake failed"))
                 sl_kafka_note(RD_KAFKA_RESP_ERR__SSL, buf);
-        else if (sl_kafka_is_mismatch(buf))
+        else if (sl_kafka_is_mismatch(buf) || strstr(buf, "Connection refused"))
                 sl_kafka_note(RD_KAFKA_RESP_ERR__TRANSPORT, buf);
 }
 
@@ -152,9 +170,21 @@ const char *sl_kafka_hint(void)
                     : NULL;
 }
 
+void sl_kafka_set_clock(int64_t (*now_ms)(void))
+{
+        sl_kafka_clock = now_ms ? now_ms : sl_kafka_mono_ms;
+}
+
+void sl_kafka_connected(void)
+{
+        if (!__atomic_load_n(&sl_kafka_ok, __ATOMIC_RELAXED))
+                __atomic_store_n(&sl_kafka_ok, 1, __ATOMIC_RELAXED);
+}
+
 void sl_kafka_fatal_reset(void)
 {
         pthread_mutex_lock(&sl_kafka_lock);
+        __atomic_store_n(&sl_kafka_ok, 0, __ATOMIC_RELAXED);
         sl_kafka_failed = sl_kafka_mismatched = 0;
         sl_kafka_msg[0] = '\0';
         sl_kafka_mismatch_first = sl_kafka_mismatch_last = 0;

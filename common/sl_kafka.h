@@ -17,9 +17,12 @@
  *    listener, at once; other TLS failures (a handshake cut short) count as the next case;
  *  - disconnects that librdkafka explains as a security.protocol mismatch (a plaintext client
  *    on a TLS listener, a client without SASL on a SASL listener), once they keep coming for
- *    SL_KAFKA_MISMATCH_MS: a broker that restarts can cause a few of them, a wrong protocol
- *    causes them on every reconnect. librdkafka reports an identical error at most every 30 s,
- *    so this takes about 30 s.
+ *    SL_KAFKA_MISMATCH_MS without a refused connection between them, and only while no client
+ *    of the process ever got through to a broker (sl_kafka_connected()). A broker that starts
+ *    (after a crash, say) accepts connections and drops them during the handshake for ten
+ *    seconds or more, which reads exactly like a mismatch: a process that worked before keeps
+ *    retrying, as the fault suite's broker-kill scenario requires. librdkafka reports an
+ *    identical error at most every 30 s, so a real mismatch is fatal after about 30 s.
  *
  * Thread-safe: librdkafka calls the callback from the thread that polls.
  */
@@ -27,11 +30,12 @@
 #define SL_KAFKA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
 /** How long protocol-mismatch disconnects must keep coming before they count as fatal. */
-#define SL_KAFKA_MISMATCH_MS 10000
+#define SL_KAFKA_MISMATCH_MS 25000
 
 /** The error callback sl_conf_kafka_apply() installs; opaque is not used. */
 void sl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
@@ -66,7 +70,17 @@ int sl_kafka_fatal(char *buf, size_t size);
  */
 const char *sl_kafka_hint(void);
 
-/** Forgets a recorded failure (tests). */
+/**
+ * @brief Notes that a client of this process got through to a broker (a delivered record, a
+ *        consumed record or end of partition, a joined group): from then on protocol-mismatch
+ *        disconnects are a broker restarting, never fatal. Cheap: call it on every success.
+ */
+void sl_kafka_connected(void);
+
+/** Replaces the monotonic clock (ms) of the mismatch rule; NULL restores it (tests). */
+void sl_kafka_set_clock(int64_t (*now_ms)(void));
+
+/** Forgets a recorded failure and the connection (tests). */
 void sl_kafka_fatal_reset(void);
 
 #endif

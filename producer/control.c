@@ -308,8 +308,10 @@ int64_t sl_control_poll(sl_control_t *ctl)
                 sl_control_assign(ctl);
         }
         for (int n = 0; n < 1000 && (m = rd_kafka_consumer_poll(ctl->rk, 0)); n++) {
-                if (!m->err)
+                if (!m->err) {
+                        sl_kafka_connected();
                         sl_control_apply(ctl, m);
+                }
                 rd_kafka_message_destroy(m);
         }
         wall = sl_wall_ms();

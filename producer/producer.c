@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "producer_int.h"
+#include "sl_kafka.h"
 #include "sl_registry.h"
 
 #define SL_TOPIC_BUCKETS    256
@@ -159,6 +160,8 @@ struct sl_producer_s {
 
         sl_producer_dr_cb_t *dr_cb;
         void *dr_opaque;
+        sl_producer_accept_cb_t *accept_cb;
+        void *accept_opaque;
 };
 
 int64_t sl_mono_ms(void)
@@ -175,6 +178,14 @@ int64_t sl_wall_ms(void)
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Counts one accepted event and tells the accept callback, if any. */
+static void sl_accepted(sl_producer_t *p, const sl_node_t *n, int64_t inc, int64_t seq)
+{
+        p->st.accepted++;
+        if (p->accept_cb)
+                p->accept_cb(n->id, inc, seq, p->accept_opaque);
 }
 
 static uint64_t sl_hash(const char *s)
@@ -648,6 +659,8 @@ static void sl_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque
         sl_producer_t *p = opaque;
         sl_rec_t *r = rkm->_private;
 
+        if (!rkm->err)
+                sl_kafka_connected();
         if (SL_IS_SLAB(r)) {
                 /* Produced from a slab, without the outbox: nothing to keep or retry. */
                 sl_slab_unref(p, SL_SLAB_UNTAG(r));
@@ -786,7 +799,7 @@ static void sl_parked_accept(sl_producer_t *p)
                         p->st.outbox_depth++;
                         sl_rec_enqueue(p, r);
                 }
-                p->st.accepted++;
+                sl_accepted(p, n, r->inc, r->seq);
         }
         return;
 
@@ -1061,6 +1074,12 @@ void sl_producer_set_dr_cb(sl_producer_t *p, sl_producer_dr_cb_t *cb, void *opaq
         p->dr_opaque = opaque;
 }
 
+void sl_producer_set_accept_cb(sl_producer_t *p, sl_producer_accept_cb_t *cb, void *opaque)
+{
+        p->accept_cb = cb;
+        p->accept_opaque = opaque;
+}
+
 /* ---- stamping and publishing ---- */
 
 /* Stamps @p ev, whose node id is valid and whose node is @p n (NULL: looked up if needed). */
@@ -1231,7 +1250,7 @@ static void sl_prep_produce(sl_producer_t *p, sl_prep_t *pr)
                 if (!err) {
                         pr->slab = NULL; /* the record's now */
                         p->copied_in_flight++;
-                        p->st.accepted++;
+                        sl_accepted(p, n, pr->inc, pr->seq);
                         return;
                 }
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -1297,7 +1316,7 @@ static void sl_prep_produce_all(sl_producer_t *p, size_t cnt)
                         if (!err) {
                                 p->prep[k].slab = NULL; /* the record's now */
                                 p->copied_in_flight++;
-                                p->st.accepted++;
+                                sl_accepted(p, p->prep[k].node, p->prep[k].inc, p->prep[k].seq);
                         } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                                 sl_prep_produce(p, &p->prep[k]); /* waits, or parks */
                         } else {
@@ -1396,7 +1415,7 @@ sl_err_t sl_producer_publish_batch(sl_producer_t *p, sl_event_t *const *evs, siz
                         n->stored_seq = r->seq;
                 }
                 p->st.outbox_depth++;
-                p->st.accepted++;
+                sl_accepted(p, n, r->inc, r->seq);
                 sl_rec_enqueue(p, r);
         }
 

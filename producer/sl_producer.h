@@ -145,6 +145,20 @@ typedef void(sl_producer_dr_cb_t)(const char *topic, int32_t partition, int64_t 
 /** Sets (NULL: clears) the delivery callback. */
 void sl_producer_set_dr_cb(sl_producer_t *p, sl_producer_dr_cb_t *cb, void *opaque);
 
+/**
+ * Called for every event at the moment it is accepted (see sl_producer_publish()): with the
+ * outbox, after the transaction holding it committed (from sl_producer_publish*() or, for a
+ * parked event, from sl_producer_poll()); without it, when librdkafka took it. Gives the node
+ * id (valid only during the call), incarnation and seq. For tests and audits that need the
+ * exact set of accepted events (seerlog simulate and agent --record FILE); it runs on the
+ * publishing thread and should be quick.
+ */
+typedef void(sl_producer_accept_cb_t)(const char *node_id, int64_t incarnation, int64_t seq,
+                                      void *opaque);
+
+/** Sets (NULL: clears) the accept callback. */
+void sl_producer_set_accept_cb(sl_producer_t *p, sl_producer_accept_cb_t *cb, void *opaque);
+
 /** @returns the underlying librdkafka handle (for metadata or diagnostics), owned by @p p. */
 rd_kafka_t *sl_producer_rk(sl_producer_t *p);
 

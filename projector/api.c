@@ -889,6 +889,12 @@ static void sl_api_health(sl_api_t *api, int ready, sl_api_resp_t *r)
                 sl_api_json(r, 503, json_pack("{s:s}", "status", "failed"));
         } else if (!ready) {
                 sl_api_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        } else if (st.store_full) {
+                /* Alive (restarting would not help) but not applying. */
+                sl_api_json(r, 503,
+                            json_pack("{s:s, s:s, s:s, s:I}", "status", "not ready", "reason",
+                                      "store full", "error", st.store_error, "lag",
+                                      (json_int_t)st.lag));
         } else if (st.assigned > 0 && (st.caught_up || st.lag <= api->ready_lag)) {
                 sl_api_json(r, 200,
                             json_pack("{s:s, s:I}", "status", "ready", "lag", (json_int_t)st.lag));
@@ -1012,6 +1018,11 @@ static void sl_api_metrics(sl_api_t *api, sl_api_resp_t *r)
           "# TYPE seerlog_projector_caught_up gauge\n"
           "seerlog_projector_caught_up %d\n",
           st.caught_up);
+        P("# HELP seerlog_projector_store_full 1 while the projector is not applying because its "
+          "store has no room (store.max.bytes or its file system).\n"
+          "# TYPE seerlog_projector_store_full gauge\n"
+          "seerlog_projector_store_full %d\n",
+          st.store_full);
         P("# HELP seerlog_projector_nodes Nodes in the store.\n"
           "# TYPE seerlog_projector_nodes gauge\n"
           "seerlog_projector_nodes %" PRIu64 "\n",

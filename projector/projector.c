@@ -20,6 +20,8 @@
 #include "sl_registry.h"
 
 #define SL_PROJ_RETRY_MS        1000  /**< Pause before a failed batch is read again. */
+#define SL_PROJ_FULL_RETRY_MS   2000  /**< ... when it failed because the store is full. */
+#define SL_PROJ_FULL_LOG_MS     30000 /**< How often a full store is said again. */
 #define SL_PROJ_DLQ_TIMEOUT     30000 /**< How long a batch waits for its dead letters. */
 #define SL_PROJ_CLOSE_TIMEOUT   10000
 #define SL_PROJ_TICK_MS         250   /**< Liveness is decided this often. */
@@ -97,7 +99,8 @@ typedef struct {
         uint64_t ignored, superseded, dead;
         /* The writer's results. */
         uint64_t applied, nodes, write_us, commit_us;
-        int rc; /**< 0 committed, 1 given up (read it again), -1 fatal. */
+        int rc;   /**< 0 committed, 1 given up (read it again), -1 fatal. */
+        int full; /**< Given up because the store has no room (SL_ERR_NO_SPACE). */
         char errstr[512];
 } sl_batch_t;
 
@@ -157,6 +160,7 @@ struct sl_projector_s {
         size_t part_last;   /**< The partition sl_part_get() found last: records come in runs. */
         int64_t dlq_failed; /**< Dead letters whose delivery failed in the current batch. */
         int64_t retry_at_ms;
+        int64_t full_since_ms, full_log_ms; /**< The store is full (see sl_full_later()). */
         char fatal[512]; /**< Set by the rebalance callback when the store cannot be read. */
         sl_projector_stats_t st;
         int replay;       /**< sl_projector_new_replay(): assigned, bounded, publishing nothing. */
@@ -262,6 +266,7 @@ static void sl_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Known once the group is joined (NONE before): cooperative-sticky unless -X changed
          * partition.assignment.strategy. */
         p->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        sl_kafka_connected(); /* a group was joined */
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 /* The store's offsets, once the batch at the writer is committed (or not). */
                 sl_writer_idle(p);
@@ -1660,9 +1665,11 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
         int64_t t0 = sl_proj_mono_us(), t1;
         char *errstr = b->errstr;
         size_t errstr_size = sizeof(b->errstr);
+        sl_err_t serr = SL_OK; /* the store's error */
         int fatal = -1;
 
-        if (sl_store_begin(p->store, &txn, errstr, errstr_size))
+        b->full = 0;
+        if ((serr = sl_store_begin(p->store, &txn, errstr, errstr_size)))
                 goto fail;
         if (p->txp) {
                 rd_kafka_error_t *error = rd_kafka_begin_transaction(p->txp);
@@ -1684,16 +1691,17 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
                 int done = 0;
 
                 /* The store failing (e.g. full) is not the record's fault. */
-                if (sl_store_put(txn, id, pe->id_len, val, pe->val_len, pe->source, &done, errstr,
-                                 errstr_size))
+                if ((serr = sl_store_put(txn, id, pe->id_len, val, pe->val_len, pe->source, &done,
+                                         errstr, errstr_size)))
                         goto fail;
                 pe->applied = done;
                 if (!done) {
                         b->ignored++;
                         continue;
                 }
-                if (sl_store_source_put(txn, id, pe->id_len, pe->src_topic, pe->src_partition,
-                                        pe->src_offset, errstr, errstr_size))
+                if ((serr =
+                         sl_store_source_put(txn, id, pe->id_len, pe->src_topic, pe->src_partition,
+                                             pe->src_offset, errstr, errstr_size)))
                         goto fail;
                 if (p->txp &&
                     sl_changelog_put(p, id, pe->id_len, val, pe->val_len, errstr, errstr_size)) {
@@ -1709,8 +1717,8 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
         for (size_t i = 0; i < b->part_cnt; i++) {
                 const sl_batch_part_t *bp = &b->parts[i];
 
-                if (sl_store_offset_put(txn, bp->topic, bp->partition, bp->next, errstr,
-                                        errstr_size))
+                if ((serr = sl_store_offset_put(txn, bp->topic, bp->partition, bp->next, errstr,
+                                                errstr_size)))
                         goto fail;
                 rd_kafka_topic_partition_list_add(list, bp->topic, bp->partition)->offset =
                     bp->next;
@@ -1722,7 +1730,7 @@ static void sl_batch_write(sl_projector_t *p, sl_batch_t *b)
         if (p->txp && (fatal = sl_changelog_commit(p, list, errstr, errstr_size)))
                 goto fail;
         fatal = -1;
-        if (sl_store_commit(txn, errstr, errstr_size)) {
+        if ((serr = sl_store_commit(txn, errstr, errstr_size))) {
                 txn = NULL;
                 goto fail;
         }
@@ -1767,6 +1775,14 @@ fail:
                 rd_kafka_topic_partition_list_destroy(list);
         if (p->txp)
                 sl_changelog_abort(p);
+        /* A full store is not fatal: nothing of the batch was stored (its offsets neither), so
+         * it is read again once there is room (a changelog transaction committed before the
+         * store's failed commit only repeats states, as after a crash between the two). A replay,
+         * which has no one to wait for room, fails. */
+        if (serr == SL_ERR_NO_SPACE && !p->replay) {
+                b->full = 1;
+                fatal = 1;
+        }
         b->rc = fatal;
 }
 
@@ -1887,6 +1903,32 @@ static void sl_retry_later(sl_projector_t *p, size_t records, const char *why)
 }
 
 /*
+ * A batch given up because the store has no room: the projector stops applying (not ready,
+ * store_full), reads the batch again every SL_PROJ_FULL_RETRY_MS and goes on by itself once a
+ * try succeeds. Said when it starts and then every SL_PROJ_FULL_LOG_MS, not at every try.
+ */
+static void sl_full_later(sl_projector_t *p, size_t records, const char *why)
+{
+        int64_t now = sl_proj_mono_ms();
+
+        if (!p->full_since_ms || now >= p->full_log_ms) {
+                fprintf(stderr,
+                        "seerlog: project: %s: not applying (a batch of %zu records waits, "
+                        "nothing is lost; retrying every %d s%s)\n",
+                        why, records, SL_PROJ_FULL_RETRY_MS / 1000,
+                        p->full_since_ms ? "" : "; free space or raise store.max.bytes");
+                p->full_log_ms = now + SL_PROJ_FULL_LOG_MS;
+        }
+        if (!p->full_since_ms)
+                p->full_since_ms = now;
+        p->st.store_full = 1;
+        snprintf(p->st.store_error, sizeof(p->st.store_error), "%s", why);
+        p->st.retried++;
+        sl_rewind(p);
+        p->retry_at_ms = now + SL_PROJ_FULL_RETRY_MS;
+}
+
+/*
  * Takes in the result of the batch the writer finished, if any (waiting for it). @returns 0
  * (none, or committed), 1 (given up: the consumer was sent back, the batch being read must be
  * dropped) or -1 (fatal, @p errstr set).
@@ -1918,6 +1960,17 @@ static int sl_collect(sl_projector_t *p, char *errstr, size_t errstr_size)
                 /* The statuses the batch changed; a replay's liveness moves with its batches,
                  * all judged at its clock. */
                 sl_liveness_gauges(p, p->replay);
+                if (p->full_since_ms) {
+                        fprintf(stderr,
+                                "seerlog: project: the store has room again: applying (stopped "
+                                "%.1f s)\n",
+                                (double)(sl_proj_mono_ms() - p->full_since_ms) / 1000.0);
+                        p->full_since_ms = 0;
+                        p->st.store_full = 0;
+                        p->st.store_error[0] = '\0';
+                }
+        } else if (rc > 0 && b->full) {
+                sl_full_later(p, b->records, b->errstr);
         } else if (rc > 0) {
                 sl_retry_later(p, b->records, b->errstr);
         } else {
@@ -1976,6 +2029,8 @@ static int sl_take(sl_projector_t *p, size_t max, int timeout_ms, char *errstr, 
                         rd_kafka_message_destroy(m); /* past a replay's end */
                         continue;
                 }
+                if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        sl_kafka_connected();
                 if (!m->err) {
                         if (pt) {
                                 pt->eof = 0;

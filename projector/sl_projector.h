@@ -76,6 +76,9 @@ typedef struct {
         uint64_t batch_us_sum; /**< Their total time. */
         int caught_up;         /**< Gauge: sl_projector_caught_up(). */
         int healthy;           /**< Gauge: 0 once the projector cannot go on. */
+        int store_full;        /**< Gauge: 1 while not applying because the store has no room
+                                    (its map size or its file system); see sl_projector_poll(). */
+        char store_error[512]; /**< Why, while store_full. */
 } sl_projector_stats_t;
 
 /**
@@ -127,8 +130,12 @@ void sl_projector_destroy(sl_projector_t *p);
  *        one batch and hands it to the writer thread after taking in the result of the batch
  *        before it (see the file comment).
  * @returns the number of records in the batch (0: none arrived), or -1 with @p errstr set when
- *          the projector cannot go on (the store full or broken, a fatal Kafka error).
- *          Transient failures are retried by later calls and counted in `retried`.
+ *          the projector cannot go on (the store broken, a fatal Kafka error). Transient
+ *          failures are retried by later calls and counted in `retried`. A store without room
+ *          (store.max.bytes reached, or its file system full: SL_ERR_NO_SPACE) is not fatal:
+ *          the batch is not stored (nor its offsets), the `store_full` gauge is set, and the
+ *          batch is read again every 2 s until a try succeeds (the file system has room again;
+ *          a map size is raised only by a restart with a larger store.max.bytes).
  */
 int sl_projector_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errstr_size);
 

@@ -69,7 +69,10 @@ typedef struct sl_store_txn_s sl_store_txn_t;
  *        needed.
  *
  * @param max_bytes the LMDB map size: the most the store may grow to. A write transaction that
- *        would pass it fails with SL_ERR_IO, "store full (max bytes N)".
+ *        would pass it fails with SL_ERR_NO_SPACE, "store full (max bytes N)"; one that finds
+ *        the file system full (ENOSPC, EDQUOT, or a short write with less than 1 MiB left)
+ *        fails with SL_ERR_NO_SPACE, "... file system full ...". Either way the transaction
+ *        is aborted and the store stays as it was and usable: the caller may try again later.
  *
  * A directory another process has open is refused (SL_ERR_IO, "... is in use by another
  * process ..."). Free with sl_store_close().

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -77,13 +78,32 @@ static void sl_rtxn_end(sl_store_t *s, MDB_txn *txn)
                 mdb_txn_abort(txn);
 }
 
+/*
+ * Whether an I/O error of a commit means the file system is full: LMDB reports a short write
+ * (the file system filled up in the middle of it) as EIO, so EIO counts when less than 1 MiB is
+ * left for us.
+ */
+static int sl_store_fs_full(const sl_store_t *s, int rc)
+{
+        struct statvfs vfs;
+
+        if (rc == ENOSPC || rc == EDQUOT)
+                return 1;
+        return rc == EIO && !statvfs(s->dir, &vfs) &&
+               (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20);
+}
+
 static sl_err_t sl_store_mdb_err(const sl_store_t *s, int rc, const char *what, char *errstr,
                                  size_t errstr_size)
 {
         if (rc == MDB_MAP_FULL)
-                return sl_seterr(errstr, errstr_size, SL_ERR_IO,
+                return sl_seterr(errstr, errstr_size, SL_ERR_NO_SPACE,
                                  "store full (max bytes %lld) in %s", (long long)s->max_bytes,
                                  s->dir);
+        if (sl_store_fs_full(s, rc))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NO_SPACE,
+                                 "store %s: %s: file system full (%s)", s->dir, what,
+                                 rc == EIO ? "short write" : mdb_strerror(rc));
         return sl_seterr(errstr, errstr_size, rc == ENOMEM ? SL_ERR_NOMEM : SL_ERR_IO,
                          "store %s: %s: %s", s->dir, what, mdb_strerror(rc));
 }

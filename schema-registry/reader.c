@@ -249,6 +249,8 @@ static void *sl_reg_reader_main(void *arg)
 
                 if (!rkm)
                         continue;
+                if (!rkm->err || rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        sl_kafka_connected();
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         sl_reg_progress(srv, rkm->offset, 1);
                 } else if (rkm->err) {

@@ -83,3 +83,67 @@ Test(kafka, tls_handshake_cut_short_is_not_fatal_at_once)
                            "error:0A00010B:SSL routines::wrong version number");
         cr_assert_eq(sl_kafka_fatal(NULL, 0), 1);
 }
+
+static int64_t fake_now;
+static int64_t fake_clock(void)
+{
+        return fake_now;
+}
+
+/* Mismatch disconnects for SL_KAFKA_MISMATCH_MS, under a clock the test moves. */
+static void mismatch_run(void)
+{
+        sl_kafka_log_check(6, "FAIL", mismatch);
+        fake_now += SL_KAFKA_MISMATCH_MS / 2;
+        sl_kafka_log_check(6, "FAIL", mismatch);
+        fake_now += SL_KAFKA_MISMATCH_MS / 2;
+        sl_kafka_log_check(6, "FAIL", mismatch);
+}
+
+Test(kafka, protocol_mismatch_that_keeps_coming_is_fatal)
+{
+        fake_now = 1000000;
+        sl_kafka_set_clock(fake_clock);
+        mismatch_run();
+        cr_expect_eq(sl_kafka_fatal(NULL, 0), 1);
+        sl_kafka_set_clock(NULL);
+}
+
+Test(kafka, a_refused_connection_ends_a_mismatch_run)
+{
+        /* A broker that is down refuses; one that starts drops handshakes: a restart. */
+        fake_now = 1000000;
+        sl_kafka_set_clock(fake_clock);
+        sl_kafka_log_check(6, "FAIL", mismatch);
+        fake_now += SL_KAFKA_MISMATCH_MS / 2;
+        sl_kafka_log_check(3, "FAIL",
+                           "127.0.0.1:9092/1: Connect to ipv4#127.0.0.1:9092 failed: Connection "
+                           "refused (after 0ms in state CONNECT)");
+        fake_now += SL_KAFKA_MISMATCH_MS / 2 + 1;
+        sl_kafka_log_check(6, "FAIL", mismatch);
+        cr_expect_eq(sl_kafka_fatal(NULL, 0), 0);
+        sl_kafka_set_clock(NULL);
+}
+
+Test(kafka, mismatch_after_a_connection_is_a_broker_restarting)
+{
+        /* The fault suite's broker-kill: a projector that worked must outlive the restart. */
+        fake_now = 1000000;
+        sl_kafka_set_clock(fake_clock);
+        sl_kafka_connected();
+        mismatch_run();
+        fake_now += 60000;
+        sl_kafka_log_check(6, "FAIL", mismatch);
+        cr_expect_eq(sl_kafka_fatal(NULL, 0), 0);
+        cr_expect_not_null(sl_kafka_hint());
+        sl_kafka_set_clock(NULL);
+}
+
+Test(kafka, authentication_cut_short_by_the_connection_is_not_fatal)
+{
+        /* Seen under load: the connection failed while authenticating, not the password. */
+        sl_kafka_log_check(3, "FAIL",
+                           "GroupCoordinator: SASL authentication error: SaslAuthenticateRequest "
+                           "failed: Local: Broker transport failure (after 0ms in state DOWN)");
+        cr_expect_eq(sl_kafka_fatal(NULL, 0), 0);
+}

@@ -427,6 +427,23 @@ static void stats_of(sl_producer_t *p, sl_producer_stats_t *st)
         sl_producer_stats(p, st);
 }
 
+/* What the accept callback reported (sl_producer_set_accept_cb()). */
+typedef struct {
+        char node[16];
+        int64_t inc, seq;
+} acc_t;
+static acc_t accs[64];
+static size_t acc_n;
+
+static void on_accept(const char *node, int64_t inc, int64_t seq, void *opaque)
+{
+        (void)opaque;
+        cr_assert_lt(acc_n, 64);
+        snprintf(accs[acc_n].node, sizeof(accs[acc_n].node), "%s", node);
+        accs[acc_n].inc = inc;
+        accs[acc_n++].seq = seq;
+}
+
 Test(coalesce, with_outbox, .init = mk_tmpdir, .fini = rm_tmpdir)
 {
         mock_t m;
@@ -446,6 +463,8 @@ Test(coalesce, with_outbox, .init = mk_tmpdir, .fini = rm_tmpdir)
             mk_conf(m.bootstrap, (const char *const[]){"topic.template", "coalesce",
                                                        "queue.buffering.max.messages", "4", NULL});
         cr_assert((p = sl_producer_new(conf, errstr, sizeof(errstr))), "%s", errstr);
+        acc_n = 0;
+        sl_producer_set_accept_cb(p, on_accept, NULL);
         publish_one(p, "n1", SL_KIND_STATUS_CHANGE, NULL, NULL);
         publish_one(p, "n2", SL_KIND_STATUS_CHANGE, NULL, NULL);
         publish_one(p, "n3", SL_KIND_STATUS_CHANGE, NULL, NULL);
@@ -464,6 +483,7 @@ Test(coalesce, with_outbox, .init = mk_tmpdir, .fini = rm_tmpdir)
         cr_expect_eq(st.parked, 2);
         cr_expect_eq(st.coalesced, 2);
         cr_expect_eq(st.accepted, 5);
+        cr_expect_eq(acc_n, 5, "parked events are not reported as accepted");
         publish_one(p, "n2", SL_KIND_SERVICES, NULL, NULL);
         stats_of(p, &st);
         cr_expect_eq(st.parked, 1);
@@ -474,6 +494,14 @@ Test(coalesce, with_outbox, .init = mk_tmpdir, .fini = rm_tmpdir)
         cr_expect_eq(sl_producer_flush(p, 10000), SL_OK);
         stats_of(p, &st);
         cr_expect_eq(st.sent, 7);
+        /* Each accepted event reported once, when accepted: the parked heartbeat last. */
+        cr_expect_eq(acc_n, st.accepted);
+        cr_expect_eq(acc_n, 7);
+        cr_expect_str_eq(accs[0].node, "n1");
+        cr_expect_str_eq(accs[5].node, "n2");
+        cr_expect_str_eq(accs[6].node, "n1");
+        cr_expect_eq(accs[6].seq, last_hb_seq);
+        cr_expect_eq(accs[6].inc, accs[0].inc);
         cr_expect_eq(st.parked, 0);
         cr_expect_eq(st.outbox_depth, 0);
         sl_producer_destroy(p, 1000);

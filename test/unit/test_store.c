@@ -653,7 +653,7 @@ Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
                 err = sl_store_commit(txn, errstr, sizeof(errstr));
         else
                 sl_store_abort(txn);
-        cr_expect_eq(err, SL_ERR_IO);
+        cr_expect_eq(err, SL_ERR_NO_SPACE);
         cr_expect(strstr(errstr, "store full (max bytes 262144)"), "%s", errstr);
         cr_expect_eq(sl_store_node_count(s), 0);
 
@@ -667,6 +667,47 @@ Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
         sl_event_destroy(e);
         sl_event_destroy(out);
         sl_store_close(s);
+}
+
+/* What the projector relies on to wait for room instead of exiting: a transaction refused for
+ * lack of room (SL_ERR_NO_SPACE) left nothing behind, and the same transaction commits once
+ * there is room (here: the store opened again with a larger map, as after a restart with a
+ * larger store.max.bytes). */
+Test(store, a_transaction_refused_for_room_commits_once_there_is_room)
+{
+        sl_event_t *e = mk_event("n0", 1, 1, SL_STATUS_UP);
+        char label[3000], node[32];
+        sl_err_t err = SL_OK;
+        int applied;
+
+        memset(label, 'x', sizeof(label) - 1);
+        label[sizeof(label) - 1] = '\0';
+        cr_assert_eq(sl_event_add_label(e, "big", label), SL_OK);
+        for (int64_t max = 256 << 10, round = 0; round < 2; max = 16 << 20, round++) {
+                sl_store_t *s = open_store(dir, max);
+                sl_store_txn_t *txn;
+
+                cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
+                err = SL_OK;
+                for (int i = 0; i < 1000 && !err; i++) {
+                        snprintf(node, sizeof(node), "n%d", i);
+                        sl_event_set(e, &e->node_id, node);
+                        err = sl_store_apply(txn, e, &applied, errstr, sizeof(errstr));
+                }
+                if (!err)
+                        err = sl_store_commit(txn, errstr, sizeof(errstr));
+                else
+                        sl_store_abort(txn);
+                if (!round) {
+                        cr_expect_eq(err, SL_ERR_NO_SPACE, "%s", errstr);
+                        cr_expect_eq(sl_store_node_count(s), 0);
+                } else {
+                        cr_expect_eq(err, SL_OK, "%s", errstr);
+                        cr_expect_eq(sl_store_node_count(s), 1000);
+                }
+                sl_store_close(s);
+        }
+        sl_event_destroy(e);
 }
 
 /*
