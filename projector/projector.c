@@ -19,15 +19,17 @@
 #include "sl_producer.h" /* the control topic's record (sl_lag_report_t) */
 #include "sl_registry.h"
 
-#define SL_PROJ_RETRY_MS        1000  /**< Pause before a failed batch is read again. */
-#define SL_PROJ_FULL_RETRY_MS   2000  /**< ... when it failed because the store is full. */
-#define SL_PROJ_FULL_LOG_MS     30000 /**< How often a full store is said again. */
-#define SL_PROJ_DLQ_TIMEOUT     30000 /**< How long a batch waits for its dead letters. */
-#define SL_PROJ_CLOSE_TIMEOUT   10000
-#define SL_PROJ_TICK_MS         250   /**< Liveness is decided this often. */
-#define SL_PROJ_RESOLVE_TIMEOUT 5000  /**< For the first offsets of new partitions. */
-#define SL_PROJ_CHUNK           10000 /**< Records read at a time into a batch. */
-#define SL_PROJ_WARM_TIMEOUT    1000  /**< For a topic's metadata at start (best effort). */
+#define SL_PROJ_RETRY_MS          1000    /**< Pause before a failed batch is read again. */
+#define SL_PROJ_FULL_RETRY_MS     2000    /**< ... when it failed because the store is full. */
+#define SL_PROJ_FULL_LOG_MS       30000   /**< How often a full store is said again. */
+#define SL_PROJ_DLQ_TIMEOUT       30000   /**< How long a batch waits for its dead letters. */
+#define SL_PROJ_IDS_RETRY_MS      5000    /**< First retry of the projector's own schema ids. */
+#define SL_PROJ_LIVENESS_HELD_MAX 1000000 /**< Liveness changes held while it fails, at most. */
+#define SL_PROJ_CLOSE_TIMEOUT     10000
+#define SL_PROJ_TICK_MS           250   /**< Liveness is decided this often. */
+#define SL_PROJ_RESOLVE_TIMEOUT   5000  /**< For the first offsets of new partitions. */
+#define SL_PROJ_CHUNK             10000 /**< Records read at a time into a batch. */
+#define SL_PROJ_WARM_TIMEOUT      1000  /**< For a topic's metadata at start (best effort). */
 
 /* One assigned (or once assigned) partition. */
 typedef struct {
@@ -104,6 +106,12 @@ typedef struct {
         char errstr[512];
 } sl_batch_t;
 
+/* A liveness change held until the registry gives the liveness schema an id. */
+typedef struct {
+        sl_liveness_record_t rec; /**< rec.node_id points to node_id. */
+        char *node_id;
+} sl_lv_held_t;
+
 struct sl_projector_s {
         rd_kafka_t *rk;  /**< The consumer. */
         rd_kafka_t *dlq; /**< The dead-letter producer. */
@@ -117,6 +125,14 @@ struct sl_projector_s {
         sl_liveness_conf_t lv_conf;
         char *liveness_topic; /**< Where changes go; NULL: not published. */
         int32_t liveness_id;
+        /* The registry did not answer at start: the subject to register and the changes held
+         * (under lv_lock) until it does; retried at ids_retry_ms. */
+        char *liveness_subject, *control_subject, *changelog_subject;
+        int schema_register; /**< schema.mode=register (else lookup). */
+        int64_t ids_retry_ms, ids_backoff_ms;
+        sl_lv_held_t *held;
+        size_t held_cnt, held_cap;
+        uint64_t held_dropped;
         int64_t hb_interval, next_tick_ms;
         int64_t hb_normal, hb_max;
         char *group, *control_topic; /**< Lag reports go to control.topic; NULL: not sent. */
@@ -394,7 +410,49 @@ typedef struct {
         int64_t now;
 } sl_tick_ctx_t;
 
-/* Publishes one liveness change (best effort: the next change of the node supersedes it). */
+/* Produces one liveness record (best effort: the next change of the node supersedes it). */
+static void sl_liveness_produce(sl_projector_t *p, const sl_liveness_record_t *rec)
+{
+        char errstr[256];
+        rd_kafka_resp_err_t err;
+
+        if (sl_liveness_record_encode(rec, p->liveness_id, &p->buf, errstr, sizeof(errstr)))
+                return;
+        err = rd_kafka_producev(p->dlq, RD_KAFKA_V_TOPIC(p->liveness_topic),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(rec->node_id, strlen(rec->node_id)),
+                                RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
+        if (err)
+                fprintf(stderr, "seerlog: project: liveness of %s not published: %s\n",
+                        rec->node_id, rd_kafka_err2str(err));
+}
+
+/* Holds a change while the liveness schema has no id yet (the registry was down at start). */
+static void sl_liveness_hold(sl_projector_t *p, const sl_liveness_record_t *rec)
+{
+        sl_lv_held_t *h;
+
+        if (p->held_cnt == p->held_cap) {
+                size_t cap = p->held_cap ? p->held_cap * 2 : 1024;
+
+                if (cap > SL_PROJ_LIVENESS_HELD_MAX || !(h = realloc(p->held, cap * sizeof(*h)))) {
+                        p->held_dropped++;
+                        return;
+                }
+                p->held = h;
+                p->held_cap = cap;
+        }
+        h = &p->held[p->held_cnt];
+        h->rec = *rec;
+        if (!(h->node_id = strdup(rec->node_id))) {
+                p->held_dropped++;
+                return;
+        }
+        h->rec.node_id = h->node_id;
+        p->held_cnt++;
+}
+
+/* Publishes one liveness change, or holds it until the liveness schema has an id. */
 static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_state,
                                 sl_liveness_state_t new_state, int64_t since_ms,
                                 int64_t last_heard_ms, void *opaque)
@@ -413,23 +471,106 @@ static void sl_liveness_changed(const char *node_id, sl_liveness_state_t old_sta
             .dead_intervals = p->lv_conf.dead_intervals,
             .projector_id = p->instance,
         };
-        char errstr[256];
-        rd_kafka_resp_err_t err;
 
         p->st.liveness_changes++;
         if (p->watch.on_liveness)
                 p->watch.on_liveness(p->watch.opaque, node_id, old_state, new_state, since_ms,
                                      last_heard_ms);
-        if (!p->liveness_topic ||
-            sl_liveness_record_encode(&rec, p->liveness_id, &p->buf, errstr, sizeof(errstr)))
+        if (p->liveness_subject)
+                sl_liveness_hold(p, &rec);
+        else if (p->liveness_topic)
+                sl_liveness_produce(p, &rec);
+}
+
+/* The id of one of the projector's own schemas (liveness, lag reports) from the registry:
+ * registered (schema.mode=register) or looked up. */
+static sl_err_t sl_own_schema_id(sl_projector_t *p, const char *subject, const char *schema,
+                                 int32_t *idp, char *errstr, size_t errstr_size)
+{
+        if (p->schema_register)
+                return sl_registry_register(p->registry, subject, schema, 0, idp, errstr,
+                                            errstr_size);
+        return sl_registry_lookup(p->registry, subject, schema, 0, idp, NULL, errstr, errstr_size);
+}
+
+/* At start: the id of @p schema; or, when the registry does not answer (down, unreachable),
+ * *@p pendingp set to the subject to ask again for (sl_own_schema_ids_retry()) and SL_OK: the
+ * projector runs without the registry, and what needs the id (@p waits) waits. */
+static sl_err_t sl_own_schema_id_or_later(sl_projector_t *p, const char *subject,
+                                          const char *schema, int32_t *idp, char **pendingp,
+                                          const char *waits, char *errstr, size_t errstr_size)
+{
+        sl_err_t err = sl_own_schema_id(p, subject, schema, idp, errstr, errstr_size);
+
+        if (err != SL_ERR_IO && err != SL_ERR_TIMEOUT)
+                return err;
+        fprintf(stderr, "seerlog: project: %s; starting anyway, %s until the registry answers\n",
+                errstr, waits);
+        if (!(*pendingp = strdup(subject)))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        p->ids_backoff_ms = SL_PROJ_IDS_RETRY_MS;
+        p->ids_retry_ms = sl_proj_mono_ms() + p->ids_backoff_ms;
+        errstr[0] = '\0';
+        return SL_OK;
+}
+
+/* The liveness schema has its id: the changes held meanwhile are published, in order. */
+static void sl_liveness_release(sl_projector_t *p)
+{
+        pthread_mutex_lock(&p->lv_lock);
+        free(p->liveness_subject);
+        p->liveness_subject = NULL;
+        for (size_t i = 0; i < p->held_cnt; i++) {
+                sl_liveness_produce(p, &p->held[i].rec);
+                free(p->held[i].node_id);
+        }
+        fprintf(stderr,
+                "seerlog: project: the registry answers: liveness schema id %d; %zu held "
+                "liveness changes published to %s",
+                p->liveness_id, p->held_cnt, p->liveness_topic);
+        if (p->held_dropped)
+                fprintf(stderr, " (%llu more were dropped: over %d held)",
+                        (unsigned long long)p->held_dropped, SL_PROJ_LIVENESS_HELD_MAX);
+        fprintf(stderr, "\n");
+        free(p->held);
+        p->held = NULL;
+        p->held_cnt = p->held_cap = 0;
+        pthread_mutex_unlock(&p->lv_lock);
+}
+
+/* While the registry has not answered: asks again for the ids still missing, backing off up
+ * to a minute; once the liveness id is known, the changes held meanwhile are published. */
+static void sl_own_schema_ids_retry(sl_projector_t *p, int64_t now)
+{
+        char errstr[512];
+        sl_err_t err = SL_OK;
+
+        if ((!p->liveness_subject && !p->control_subject && !p->changelog_subject) ||
+            now < p->ids_retry_ms)
                 return;
-        err = rd_kafka_producev(p->dlq, RD_KAFKA_V_TOPIC(p->liveness_topic),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY(node_id, strlen(node_id)),
-                                RD_KAFKA_V_VALUE(p->buf.data, p->buf.len), RD_KAFKA_V_END);
-        if (err)
-                fprintf(stderr, "seerlog: project: liveness of %s not published: %s\n", node_id,
-                        rd_kafka_err2str(err));
+        if (p->changelog_subject &&
+            !(err = sl_own_schema_id(p, p->changelog_subject, sl_event_schema_text(),
+                                     &p->changelog_id, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "seerlog: project: the registry answers: applying\n");
+                free(p->changelog_subject);
+                p->changelog_subject = NULL;
+        }
+        if (!err && p->control_subject &&
+            !(err = sl_own_schema_id(p, p->control_subject, sl_control_schema_text(),
+                                     &p->control_id, errstr, sizeof(errstr)))) {
+                free(p->control_subject);
+                p->control_subject = NULL;
+        }
+        if (!err && p->liveness_subject &&
+            !(err = sl_own_schema_id(p, p->liveness_subject, sl_liveness_schema_text(),
+                                     &p->liveness_id, errstr, sizeof(errstr))))
+                sl_liveness_release(p);
+        if (err) {
+                p->ids_backoff_ms = p->ids_backoff_ms * 2 > 60000 ? 60000 : p->ids_backoff_ms * 2;
+                p->ids_retry_ms = now + p->ids_backoff_ms;
+                if (err != SL_ERR_IO && err != SL_ERR_TIMEOUT)
+                        fprintf(stderr, "seerlog: project: %s\n", errstr);
+        }
 }
 
 /* The gauges of nodes per liveness state and per status, from the tracker (under its lock). */
@@ -505,17 +646,13 @@ static sl_err_t sl_liveness_start(sl_projector_t *p, const sl_conf_t *conf, char
                 return SL_OK;
         }
         snprintf(subject, sizeof(subject), "%s-value", topic);
-        if (!strcmp(mode, "register"))
-                err = sl_registry_register(p->registry, subject, sl_liveness_schema_text(), 0,
-                                           &p->liveness_id, errstr, errstr_size);
-        else
-                err = sl_registry_lookup(p->registry, subject, sl_liveness_schema_text(), 0,
-                                         &p->liveness_id, NULL, errstr, errstr_size);
-        if (err)
-                return err;
         if (!(p->liveness_topic = strdup(topic)))
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-        return SL_OK;
+        /* Without the registry (down, unreachable) the projector runs all the same: events
+         * whose schema it must fetch wait in their batch, liveness changes are held. */
+        return sl_own_schema_id_or_later(p, subject, sl_liveness_schema_text(), &p->liveness_id,
+                                         &p->liveness_subject, "liveness changes are held", errstr,
+                                         errstr_size);
 }
 
 /* ---- lag: reported to the control topic, and the busiest partitions paused ---- */
@@ -633,7 +770,7 @@ static void sl_lag_report(sl_projector_t *p)
                 p->lag_stretched = 0;
         p->hb_interval = p->lag_stretched ? p->hb_max : p->hb_normal;
         sl_balance(p, total, now);
-        if (!p->control_topic)
+        if (!p->control_topic || p->control_subject)
                 return;
         rep.lag = total;
         rep.updated_ms = now;
@@ -672,12 +809,10 @@ static sl_err_t sl_lag_start(sl_projector_t *p, const sl_conf_t *conf, char *err
         snprintf(subject, sizeof(subject), "%s-value", topic);
         if (!strcmp(mode, "fixed"))
                 p->control_id = (int32_t)sl_conf_get_int(conf, "schema.id");
-        else if (!strcmp(mode, "register"))
-                err = sl_registry_register(p->registry, subject, sl_control_schema_text(), 0,
-                                           &p->control_id, errstr, errstr_size);
         else
-                err = sl_registry_lookup(p->registry, subject, sl_control_schema_text(), 0,
-                                         &p->control_id, NULL, errstr, errstr_size);
+                err = sl_own_schema_id_or_later(p, subject, sl_control_schema_text(),
+                                                &p->control_id, &p->control_subject,
+                                                "lag reports are not sent", errstr, errstr_size);
         if (!err && !(p->control_topic = strdup(topic)))
                 err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
         return err;
@@ -850,13 +985,9 @@ static sl_err_t sl_changelog_start(sl_projector_t *p, const sl_conf_t *conf, con
         snprintf(subject, sizeof(subject), "%s-value", p->changelog);
         if (!strcmp(mode, "fixed"))
                 p->changelog_id = (int32_t)sl_conf_get_int(conf, "schema.id");
-        else if (!strcmp(mode, "register") &&
-                 (err = sl_registry_register(p->registry, subject, sl_event_schema_text(), 0,
-                                             &p->changelog_id, errstr, errstr_size)))
-                return err;
-        else if (!strcmp(mode, "lookup") &&
-                 (err = sl_registry_lookup(p->registry, subject, sl_event_schema_text(), 0,
-                                           &p->changelog_id, NULL, errstr, errstr_size)))
+        else if ((err = sl_own_schema_id_or_later(p, subject, sl_event_schema_text(),
+                                                  &p->changelog_id, &p->changelog_subject,
+                                                  "batches wait", errstr, errstr_size)))
                 return err;
         /* Fences an earlier incarnation of this store's projector (a zombie). In slices (a
          * timed-out call resumes) to stop at once on wrong credentials (sl_kafka.h). */
@@ -1151,6 +1282,7 @@ static sl_projector_t *sl_projector_create(const sl_conf_t *conf, const char *st
                 snprintf(p->instance, sizeof(p->instance), "seerlog-replay");
         else if (sl_instance_id(p, p->instance, sizeof(p->instance), errstr, errstr_size))
                 goto fail;
+        p->schema_register = !strcmp(sl_conf_get(conf, "schema.mode"), "register");
         if (sl_liveness_start(p, conf, errstr, errstr_size) ||
             sl_lag_start(p, conf, errstr, errstr_size))
                 goto fail;
@@ -1273,6 +1405,12 @@ void sl_projector_destroy(sl_projector_t *p)
         }
         free(p->changelog);
         free(p->liveness_topic);
+        free(p->liveness_subject);
+        free(p->control_subject);
+        free(p->changelog_subject);
+        for (size_t i = 0; i < p->held_cnt; i++)
+                free(p->held[i].node_id);
+        free(p->held);
         free(p->control_topic);
         free(p->group);
         free(p->lags);
@@ -2112,9 +2250,18 @@ static int sl_poll(sl_projector_t *p, int timeout_ms, char *errstr, size_t errst
                 sl_lag_report(p);
                 p->next_lag_ms = now + p->lag_interval;
         }
+        sl_own_schema_ids_retry(p, now);
         if (now >= p->next_tick_ms) {
                 sl_liveness_tick_now(p);
                 p->next_tick_ms = now + SL_PROJ_TICK_MS;
+        }
+        if (p->changelog_subject) {
+                /* The changelog's schema has no id yet (the registry did not answer): no batch
+                 * can be committed, so none is read. librdkafka keeps the group's heartbeats;
+                 * past max.poll.interval.ms (5 min) the group moves the partitions on, and
+                 * this projector joins again once it polls. */
+                usleep((useconds_t)(timeout_ms < 200 ? timeout_ms : 200) * 1000);
+                return 0;
         }
         /*
          * Reads chunks into the batch while the writer is busy with the one before (group
