@@ -800,9 +800,30 @@ done:
         return err;
 }
 
-sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
+sl_err_t sl_conf_load_stream(sl_conf_t *conf, FILE *fp, const char *name, char *errstr,
+                             size_t errstr_size)
 {
         sl_conf_t *tmp = NULL;
+        sl_err_t err;
+
+        if (!conf || !fp || !name)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "sl_conf_load_stream: NULL argument");
+        if (!(tmp = sl_conf_dup(conf))) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "%s: out of memory", name);
+                goto done;
+        }
+        if ((err = sl_conf_load_lines(tmp, fp, name, errstr, errstr_size)))
+                goto done;
+        sl_conf_swap(conf, tmp);
+
+done:
+        sl_conf_destroy(tmp);
+        return err;
+}
+
+sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
+{
         FILE *fp;
         sl_err_t err;
 
@@ -811,16 +832,7 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr, size
                                  "sl_conf_load_file: NULL argument");
         if (!(fp = fopen(path, "r")))
                 return sl_seterr(errstr, errstr_size, SL_ERR_IO, "%s: %s", path, strerror(errno));
-        if (!(tmp = sl_conf_dup(conf))) {
-                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "%s: out of memory", path);
-                goto done;
-        }
-        if ((err = sl_conf_load_lines(tmp, fp, path, errstr, errstr_size)))
-                goto done;
-        sl_conf_swap(conf, tmp);
-
-done:
-        sl_conf_destroy(tmp);
+        err = sl_conf_load_stream(conf, fp, path, errstr, errstr_size);
         fclose(fp);
         return err;
 }

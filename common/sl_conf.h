@@ -109,6 +109,13 @@ sl_err_t sl_conf_set_from(sl_conf_t *conf, const char *key, const char *value, c
 sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
 
 /**
+ * @brief sl_conf_load_file() on an open stream (a pipe, a text in memory with fmemopen()), read
+ *        to its end and not closed; @p name stands for the path in origins and messages.
+ */
+sl_err_t sl_conf_load_stream(sl_conf_t *conf, FILE *fp, const char *name, char *errstr,
+                             size_t errstr_size);
+
+/**
  * @brief The value of @p key in string form: for a seerlog key its value or default; for a
  *        librdkafka key (with or without the `kafka.` prefix) the value set, or NULL if it was
  *        not set here (librdkafka's own default then applies).

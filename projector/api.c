@@ -87,7 +87,8 @@ static void sl_api_json(sl_api_resp_t *r, unsigned status, json_t *obj)
         json_decref(obj);
 }
 
-static void sl_api_error(sl_api_resp_t *r, unsigned status, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void sl_api_error(sl_api_resp_t *r, unsigned status,
+                                                               const char *fmt, ...)
 {
         char msg[512];
         va_list ap;
@@ -908,7 +909,8 @@ static void sl_api_health(sl_api_t *api, int ready, sl_api_resp_t *r)
 }
 
 /* Appends printf output to a growing buffer; @returns 0 or -1 (out of memory). */
-static int sl_api_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int sl_api_printf(char **buf, size_t *len, size_t *cap,
+                                                               const char *fmt, ...)
 {
         va_list ap;
         int n;
@@ -1188,7 +1190,8 @@ done:
         return ret;
 }
 
-static void sl_api_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sl_api_mhd_log(void *cls, const char *fmt,
+                                                                 va_list ap)
 {
         (void)cls;
         (void)fmt;

@@ -275,7 +275,8 @@ static void sl_reg_on_completed(void *cls, struct MHD_Connection *c, void **con_
         }
 }
 
-static void sl_reg_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sl_reg_mhd_log(void *cls, const char *fmt,
+                                                                 va_list ap)
 {
         sl_reg_srv_t *srv = cls;
         char buf[512];

@@ -18,7 +18,8 @@ int64_t sl_reg_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sl_reg_vlog(sl_reg_srv_t *srv, int level, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void sl_reg_vlog(sl_reg_srv_t *srv, int level,
+                                                              const char *fmt, va_list ap)
 {
         static const char *const prefix[] = {"error: ", "warning: ", "", ""};
         char line[2048];
@@ -49,7 +50,8 @@ void sl_reg_log(sl_reg_srv_t *srv, int level, const char *fmt, ...)
         va_end(ap);
 }
 
-static void sl_reg_store_log(void *opaque, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void sl_reg_store_log(void *opaque, int level,
+                                                                   const char *fmt, ...)
 {
         va_list ap;
 
