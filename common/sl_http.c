@@ -395,7 +395,8 @@ typedef struct {
         char msg[256];
 } sl_http_tls_log_t;
 
-static void sl_http_tls_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sl_http_tls_log(void *cls, const char *fmt,
+                                                                  va_list ap)
 {
         sl_http_tls_log_t *l = cls;
         size_t len;
