@@ -631,20 +631,21 @@ Test(store, hash_is_canonical)
         sl_store_close(b);
 }
 
-Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
+/* Writes 1000 nodes carrying a 3000-byte label in one transaction of @p s and commits it
+ * (aborts it at the first error). @returns the first error, or SL_OK. */
+static sl_err_t fill_store(sl_store_t *s)
 {
-        sl_store_t *s = open_store(dir, 256 << 10);
-        sl_event_t *e = mk_event("n0", 1, 1, SL_STATUS_UP), *out = sl_event_new();
+        sl_event_t *e = mk_event("n0", 1, 1, SL_STATUS_UP);
+        char label[3000], node[32];
         sl_store_txn_t *txn;
         sl_err_t err = SL_OK;
-        char label[3000], node[32];
-        int applied, i;
+        int applied;
 
         memset(label, 'x', sizeof(label) - 1);
         label[sizeof(label) - 1] = '\0';
         cr_assert_eq(sl_event_add_label(e, "big", label), SL_OK);
         cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
-        for (i = 0; i < 1000 && !err; i++) {
+        for (int i = 0; i < 1000 && !err; i++) {
                 snprintf(node, sizeof(node), "n%d", i);
                 sl_event_set(e, &e->node_id, node);
                 err = sl_store_apply(txn, e, &applied, errstr, sizeof(errstr));
@@ -653,12 +654,20 @@ Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
                 err = sl_store_commit(txn, errstr, sizeof(errstr));
         else
                 sl_store_abort(txn);
-        cr_expect_eq(err, SL_ERR_NO_SPACE);
+        sl_event_destroy(e);
+        return err;
+}
+
+Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
+{
+        sl_store_t *s = open_store(dir, 256 << 10);
+        sl_event_t *e, *out = sl_event_new();
+
+        cr_expect_eq(fill_store(s), SL_ERR_NO_SPACE);
         cr_expect(strstr(errstr, "store full (max bytes 262144)"), "%s", errstr);
         cr_expect_eq(sl_store_node_count(s), 0);
 
         /* Usable after the abort. */
-        sl_event_destroy(e);
         e = mk_event("small", 1, 1, SL_STATUS_UP);
         cr_expect_eq(apply1(s, e), 1);
         cr_assert_eq(sl_store_node_get(s, "small", out, errstr, sizeof(errstr)), SL_OK, "%s",
@@ -675,29 +684,10 @@ Test(store, full_map_is_a_clear_error_and_the_store_stays_usable)
  * larger store.max.bytes). */
 Test(store, a_transaction_refused_for_room_commits_once_there_is_room)
 {
-        sl_event_t *e = mk_event("n0", 1, 1, SL_STATUS_UP);
-        char label[3000], node[32];
-        sl_err_t err = SL_OK;
-        int applied;
-
-        memset(label, 'x', sizeof(label) - 1);
-        label[sizeof(label) - 1] = '\0';
-        cr_assert_eq(sl_event_add_label(e, "big", label), SL_OK);
         for (int64_t max = 256 << 10, round = 0; round < 2; max = 16 << 20, round++) {
                 sl_store_t *s = open_store(dir, max);
-                sl_store_txn_t *txn;
+                sl_err_t err = fill_store(s);
 
-                cr_assert_eq(sl_store_begin(s, &txn, errstr, sizeof(errstr)), SL_OK, "%s", errstr);
-                err = SL_OK;
-                for (int i = 0; i < 1000 && !err; i++) {
-                        snprintf(node, sizeof(node), "n%d", i);
-                        sl_event_set(e, &e->node_id, node);
-                        err = sl_store_apply(txn, e, &applied, errstr, sizeof(errstr));
-                }
-                if (!err)
-                        err = sl_store_commit(txn, errstr, sizeof(errstr));
-                else
-                        sl_store_abort(txn);
                 if (!round) {
                         cr_expect_eq(err, SL_ERR_NO_SPACE, "%s", errstr);
                         cr_expect_eq(sl_store_node_count(s), 0);
@@ -707,7 +697,6 @@ Test(store, a_transaction_refused_for_room_commits_once_there_is_room)
                 }
                 sl_store_close(s);
         }
-        sl_event_destroy(e);
 }
 
 /*
