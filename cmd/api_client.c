@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -322,6 +323,87 @@ done:
         if (statusp)
                 *statusp = status;
         free(body.p);
+        free(url);
+        return err;
+}
+
+/* ---- a file ---- */
+
+typedef struct {
+        int fd;
+        int64_t bytes;
+        int failed_errno;
+        sl_apic_buf_t err; /* an error answer's body */
+        long status;       /* known once the body starts */
+        CURL *h;
+} sl_apic_file_t;
+
+static size_t sl_apic_file_cb(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+        sl_apic_file_t *f = opaque;
+        size_t n = size * nmemb, off = 0;
+
+        if (!f->status)
+                curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &f->status);
+        if (f->status < 200 || f->status > 299) /* keep the start of an error answer */
+                return sl_apic_buf_add(&f->err, ptr, n < 65536 ? n : 65536, 65536 + 1) ? 0 : n;
+        while (off < n) {
+                ssize_t w = write(f->fd, ptr + off, n - off);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        f->failed_errno = w < 0 ? errno : EIO;
+                        return 0;
+                }
+                off += (size_t)w;
+        }
+        f->bytes += (int64_t)n;
+        return n;
+}
+
+sl_err_t sl_apic_get_file(sl_apic_t *c, const char *path, int fd, int64_t *bytesp, long *statusp,
+                          char *errstr, size_t errstr_size)
+{
+        char curl_err[CURL_ERROR_SIZE], *url = sl_apic_join(c, path);
+        sl_apic_file_t f = {.fd = fd, .h = c->h};
+        long status = 0;
+        sl_err_t err;
+        CURLcode res;
+
+        if (!url) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+                goto done;
+        }
+        sl_apic_prepare(c, url, curl_err);
+        /* No overall time limit (a large file takes long), but a stalled transfer is given up:
+         * less than 1 byte/s for a minute. */
+        curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, SL_APIC_TIMEOUT_MS / 1000);
+        curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, sl_apic_file_cb);
+        curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &f);
+        res = curl_easy_perform(c->h);
+        curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+        if (res != CURLE_OK && f.failed_errno) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "%s: writing the answer: %s", url,
+                                strerror(f.failed_errno));
+                goto done;
+        }
+        if (res != CURLE_OK && !(status && (status < 200 || status > 299))) {
+                err = sl_apic_curl_error(c, res, curl_err, errstr, errstr_size);
+                goto done;
+        }
+        if (status < 200 || status > 299) {
+                err = sl_apic_http_error(status, f.err.p, f.err.len, errstr, errstr_size);
+                goto done;
+        }
+        err = SL_OK;
+done:
+        if (statusp)
+                *statusp = status;
+        if (bytesp)
+                *bytesp = f.bytes;
+        free(f.err.p);
         free(url);
         return err;
 }

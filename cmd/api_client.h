@@ -10,6 +10,7 @@
 #define SL_API_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -89,6 +90,17 @@ char *sl_apic_escape(const char *s);
  *            that is not JSON.
  */
 sl_err_t sl_apic_get_json(sl_apic_t *c, const char *path, json_t **bodyp, long *statusp,
+                          char *errstr, size_t errstr_size);
+
+/**
+ * @brief GETs @p path and writes a 2xx answer's body to @p fd (from its position, not synced).
+ *        There is no overall time limit, but a transfer that stalls (under 1 byte/s for a
+ *        minute) is given up.
+ * @param bytesp the bytes written to @p fd (may be NULL).
+ * @returns SL_OK; SL_ERR_IO when the API cannot be reached, the transfer broke off or was
+ *          cancelled, or writing to @p fd failed; the HTTP errors as sl_apic_get_json() does.
+ */
+sl_err_t sl_apic_get_file(sl_apic_t *c, const char *path, int fd, int64_t *bytesp, long *statusp,
                           char *errstr, size_t errstr_size);
 
 /**

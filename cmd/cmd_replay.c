@@ -9,17 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "api_client.h"
 #include "logrange.h"
 #include "sl_api.h"
 #include "sl_projector.h"
 #include "sl_snapshot.h"
 #include "sl_store.h"
 #include "sl_time.h"
+#include "views.h"
 
 #define SL_REPLAY_META_TIMEOUT_MS 10000
 
@@ -357,6 +361,8 @@ static int sl_verify_cmd(sl_cli_t *cli);
 static const sl_opt_t sl_verify_opts[] = {
     {"store", 0, "DIR", 0, "The projection to check: a projector's store (it may be running)"},
     {"snapshot", 0, "FILE", 0, "The projection to check: a snapshot ('seerlog snapshot export')"},
+    {"url", 0, "URL", 0,
+     "The projection to check: a running projector's API (a snapshot of it, GET /v1/snapshot)"},
     {"scratch", 0, "DIR", 0,
      "Build the replay in DIR, a new directory, and keep it (default: temporary)"},
     {"max-diffs", 0, "N", 0, "Show at most N differing nodes (default 10; all are counted)"},
@@ -367,19 +373,25 @@ static const sl_opt_t sl_verify_opts[] = {
 const sl_cmd_t sl_cmd_verify = {
     .name = "verify",
     .summary = "Check a projection against a replay of the log, node by node",
-    .usage = "--store DIR | --snapshot FILE [--scratch DIR] [--max-diffs N] [-o text|json] "
-             "[options]",
+    .usage = "--store DIR | --snapshot FILE | --url URL [--scratch DIR] [--max-diffs N] "
+             "[-o text|json] [options]",
     .description =
         "Audits the projection itself: replays the log from its beginning into a scratch\n"
         "store, exactly up to the offsets the projection says it has applied, and compares the\n"
         "two node by node (every node's stored state, byte for byte: the store's values are\n"
         "canonical). Exit 0 when they match, 4 when they differ.\n"
         "\n"
-        "The projection is either a store (--store DIR: opened read-only, beside the projector\n"
-        "that may be writing it; its offsets and nodes are read in one consistent view, held\n"
-        "until the comparison is done) or a snapshot file (--snapshot FILE, whose own hash is\n"
-        "checked first). Only the partitions the projection has offsets for are replayed: a\n"
-        "projector sharing a group holds only its own.\n"
+        "The projection is one of:\n"
+        "  --store DIR      a store, opened read-only beside the projector that may be writing\n"
+        "                   it; its offsets and nodes are read in one consistent view, held\n"
+        "                   until the comparison is done;\n"
+        "  --snapshot FILE  a snapshot file, whose own hash is checked first;\n"
+        "  --url URL        a running projector's HTTP API, on this host or another: its\n"
+        "                   GET /v1/snapshot is a snapshot of its live store (one consistent\n"
+        "                   view), downloaded into the scratch directory and checked as a\n"
+        "                   snapshot. The api.* client keys give credentials and a CA.\n"
+        "Only the partitions the projection has offsets for are replayed: a projector sharing\n"
+        "a group holds only its own.\n"
         "\n"
         "A difference is a node only in the projection, only in the replay, or stored\n"
         "differently; the first --max-diffs are shown with the fields that differ. The replay\n"
@@ -388,7 +400,8 @@ const sl_cmd_t sl_cmd_verify = {
         "and nodes whose events are gone show up as differences.\n"
         "\n"
         "Exit codes: 0 match; 4 mismatch; 1 failure (brokers, registry, an unreadable store or\n"
-        "snapshot, a projection ahead of the log); 2 usage; 130 interrupted.\n",
+        "snapshot, an API that cannot be reached, a projection ahead of the log); 2 usage; 130\n"
+        "interrupted.\n",
     .opts = sl_verify_opts,
     .run = sl_verify_cmd,
 };
@@ -558,14 +571,51 @@ static int sl_verify_check_log(sl_cli_t *cli, const sl_verify_offs_t *o, int64_t
         return ret;
 }
 
+/* Downloads the snapshot of the projector at @p api into SCRATCH/projection.snap (its name in
+ * @p path). @returns an exit code. */
+static int sl_verify_fetch(sl_cli_t *cli, sl_apic_t *api, const char *scratch, char *path,
+                           size_t path_size)
+{
+        char errstr[512];
+        int64_t bytes = 0;
+        long status = 0;
+        sl_err_t err;
+        int fd;
+
+        snprintf(path, path_size, "%s/projection.snap", scratch);
+        if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+                return sl_cli_fail(cli, "creating %s: %s", path, strerror(errno));
+        fprintf(stderr, "seerlog: verify: fetching a snapshot of the projector at %s\n",
+                sl_apic_url(api));
+        err = sl_apic_get_file(api, "/v1/snapshot", fd, &bytes, &status, errstr, sizeof(errstr));
+        if (close(fd) && !err)
+                err = sl_seterr(errstr, sizeof(errstr), SL_ERR_IO, "writing %s: %s", path,
+                                strerror(errno));
+        if (err) {
+                unlink(path);
+                if (sl_cli_interrupted())
+                        return SL_EXIT_INTERRUPTED;
+                if (status == 404)
+                        return sl_cli_fail(cli,
+                                           "%s/v1/snapshot: not found (is it a seerlog projector's "
+                                           "API, of this version or newer?)",
+                                           sl_apic_url(api));
+                return sl_cli_fail(cli, "fetching the projector's snapshot: %s", errstr);
+        }
+        fprintf(stderr, "seerlog: verify: fetched %" PRId64 " bytes\n", bytes);
+        return SL_EXIT_OK;
+}
+
 static int sl_verify_cmd(sl_cli_t *cli)
 {
-        const char *store_dir = sl_cli_str(cli, "store"), *snap = sl_cli_str(cli, "snapshot");
+        const char *store_dir = sl_cli_str(cli, "store"), *snap = sl_cli_str(cli, "snapshot"),
+                   *url = sl_cli_str(cli, "url");
         const char *scratch = sl_cli_str(cli, "scratch"), *out = sl_cli_str(cli, "output");
         int64_t max_diffs = 10, total = 0;
         char tmp[4096] = "", dir[4200], errstr[512], ref_hash[SL_STORE_HASH_HEX_SIZE] = "",
-             replay_hash[SL_STORE_HASH_HEX_SIZE] = "", ref_name[4200];
+             replay_hash[SL_STORE_HASH_HEX_SIZE] = "", ref_name[4400], fetched[4200];
         sl_verify_offs_t offs = {0};
+        sl_apic_t *api = NULL;
         sl_verify_t v = {0};
         sl_snapshot_info_t info = {0};
         sl_replay_result_t res = {0};
@@ -576,12 +626,14 @@ static int sl_verify_cmd(sl_cli_t *cli)
 
         if ((ret = sl_cli_int(cli, "max-diffs", 10, 0, 1000000, &max_diffs)))
                 return ret;
-        if (!store_dir == !snap)
-                return sl_cli_usage_error(cli, "give the projection to check: --store DIR or "
-                                               "--snapshot FILE (one of them)");
+        if (!!store_dir + !!snap + !!url != 1)
+                return sl_cli_usage_error(cli, "give the projection to check: --store DIR, "
+                                               "--snapshot FILE or --url URL (one of them)");
         if ((store_dir && !*store_dir) || (snap && !*snap))
                 return sl_cli_usage_error(cli, "--%s: expected a path",
                                           store_dir ? "store" : "snapshot");
+        if (url && (ret = sl_view_client(cli, &api)))
+                return ret;
         if (out && strcmp(out, "text") && strcmp(out, "json"))
                 return sl_cli_usage_error(cli, "-o %s: expected text or json", out);
         json = out && !strcmp(out, "json");
@@ -600,6 +652,12 @@ static int sl_verify_cmd(sl_cli_t *cli)
                 scratch = tmp;
         }
 
+        /* A projector's API: its snapshot, then checked as one. */
+        if (url && (ret = sl_verify_fetch(cli, api, scratch, fetched, sizeof(fetched))))
+                goto done;
+        if (url)
+                snap = fetched;
+
         /* The projection: its nodes and offsets, in one view. */
         if (store_dir) {
                 snprintf(ref_name, sizeof(ref_name), "store %s", store_dir);
@@ -610,7 +668,10 @@ static int sl_verify_cmd(sl_cli_t *cli)
                         goto done;
                 }
         } else {
-                snprintf(ref_name, sizeof(ref_name), "snapshot %s", snap);
+                if (url)
+                        snprintf(ref_name, sizeof(ref_name), "projector %s", sl_apic_url(api));
+                else
+                        snprintf(ref_name, sizeof(ref_name), "snapshot %s", snap);
                 snprintf(dir, sizeof(dir), "%s/projection", scratch);
                 if (sl_store_open(dir, sl_conf_get_int(sl_cli_conf(cli), "store.max.bytes"), &ref,
                                   errstr, sizeof(errstr)) ||
@@ -667,6 +728,7 @@ static int sl_verify_cmd(sl_cli_t *cli)
                 ret = SL_EXIT_MISMATCH;
 
 done:
+        sl_apic_destroy(api);
         sl_store_reader_free(v.ra);
         sl_store_reader_free(v.rb);
         sl_event_destroy(v.ea);

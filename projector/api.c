@@ -2,6 +2,7 @@
 #include "sl_api.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
@@ -12,12 +13,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
 
 #include "sl_http.h"
 #include "sl_liveness.h"
+#include "sl_snapshot.h"
 #include "sl_store.h"
 #include "sl_web.h"
 
@@ -53,6 +56,7 @@ struct sl_api_s {
         uint64_t next_id; /**< Id of the next event (ids start at 1). */
         int watchers;
         int stopping;
+        int snapshotting;            /**< A GET /v1/snapshot is writing its file (under lock). */
         sl_store_reader_t *w_reader; /**< The writer thread's, for on_state. */
         sl_event_t *w_ev;
         /* The summary, computed at most every SL_API_SUMMARY_MS. */
@@ -1051,6 +1055,68 @@ static void sl_api_metrics(sl_api_t *api, sl_api_resp_t *r)
         r->len = len;
 }
 
+/* ---- GET /v1/snapshot ---- */
+
+/*
+ * A snapshot of the live store (sl_snapshot_write(): one read view, so its nodes, offsets and
+ * hash belong together while the projector goes on applying), written to an unlinked file in
+ * $TMPDIR (default /tmp) and sent from it with its length. One at a time: a second request
+ * meanwhile is 503. @returns the response, or NULL with @p r set to the error.
+ */
+static struct MHD_Response *sl_api_snapshot(sl_api_t *api, sl_api_resp_t *r)
+{
+        const char *dir = getenv("TMPDIR");
+        char path[4096], errstr[512], num[32];
+        sl_snapshot_info_t info = {0};
+        struct MHD_Response *resp = NULL;
+        int fd = -1, busy;
+        sl_err_t err;
+
+        pthread_mutex_lock(&api->lock);
+        busy = api->snapshotting;
+        api->snapshotting = 1;
+        pthread_mutex_unlock(&api->lock);
+        if (busy) {
+                sl_api_error(r, 503,
+                             "a snapshot is being written for another request; try again "
+                             "when it is done");
+                return NULL;
+        }
+        if (!dir || !*dir)
+                dir = "/tmp";
+        snprintf(path, sizeof(path), "%s/seerlog-api-snapshot.XXXXXX", dir);
+        if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+                sl_api_error(r, 500, "snapshot: cannot create a file in %.200s: %s", dir,
+                             strerror(errno));
+                goto done;
+        }
+        unlink(path); /* nothing is left behind, whatever happens next */
+        if ((err = sl_snapshot_write(api->store, fd, "snapshot", &info, errstr, sizeof(errstr)))) {
+                sl_api_error(r, 500, "snapshot: %s (written to %.200s)", errstr, dir);
+                goto done;
+        }
+        if (!(resp = MHD_create_response_from_fd64((uint64_t)info.bytes, fd))) {
+                sl_api_error(r, 500, "out of memory");
+                goto done;
+        }
+        fd = -1; /* the response's now */
+        snprintf(num, sizeof(num), "%" PRId64, info.nodes);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, "Content-Disposition",
+                                "attachment; filename=\"seerlog-snapshot.avro\"");
+        MHD_add_response_header(resp, "X-Seerlog-Nodes", num);
+        MHD_add_response_header(resp, "X-Seerlog-Hash", info.hash);
+done:
+        if (fd >= 0)
+                close(fd);
+        sl_snapshot_info_clear(&info);
+        pthread_mutex_lock(&api->lock);
+        api->snapshotting = 0;
+        pthread_mutex_unlock(&api->lock);
+        return resp;
+}
+
 /* ---- routing ---- */
 
 static enum MHD_Result sl_api_queue(sl_api_t *api, struct MHD_Connection *c, sl_api_resp_t *r,
@@ -1158,6 +1224,14 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
                 sl_api_node(api, seg[2], &r);
         } else if (n == 2 && !strcmp(seg[0], "v1") && !strcmp(seg[1], "summary")) {
                 sl_api_summary(api, &r);
+        } else if (n == 2 && !strcmp(seg[0], "v1") && !strcmp(seg[1], "snapshot")) {
+                struct MHD_Response *resp = sl_api_snapshot(api, &r);
+
+                if (resp) {
+                        ret = MHD_queue_response(c, 200, resp);
+                        MHD_destroy_response(resp);
+                        goto done;
+                }
         } else if (n == 2 && !strcmp(seg[0], "v1") && !strcmp(seg[1], "watch")) {
                 struct MHD_Response *resp = sl_api_watch_start(api, c, &r);
 
@@ -1180,7 +1254,7 @@ static enum MHD_Result sl_api_on_request(void *cls, struct MHD_Connection *c, co
         } else {
                 sl_api_error(&r, 404,
                              "no such endpoint: %.200s (see /v1/nodes, /v1/nodes/{id}, "
-                             "/v1/summary, /v1/watch, /healthz, /readyz, /metrics)",
+                             "/v1/summary, /v1/watch, /v1/snapshot, /healthz, /readyz, /metrics)",
                              url);
         }
         ret = sl_api_queue(api, c, &r, 0);

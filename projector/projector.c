@@ -377,7 +377,7 @@ static sl_err_t sl_dlq_send(sl_projector_t *p, const rd_kafka_message_t *m, cons
                 err = rd_kafka_producev(
                     p->dlq, RD_KAFKA_V_TOPIC(p->dlq_topic),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
-                    RD_KAFKA_V_VALUE(oversize ? NULL : m->payload, oversize ? 0 : m->len),
+                    RD_KAFKA_V_VALUE((oversize ? NULL : m->payload), (oversize ? 0 : m->len)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.reason", reason, (ssize_t)strlen(reason)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.error", code, (ssize_t)strlen(code)),
                     RD_KAFKA_V_HEADER("seerlog.dlq.topic", topic, (ssize_t)strlen(topic)),

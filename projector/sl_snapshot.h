@@ -76,16 +76,29 @@ void sl_snapshot_info_clear(sl_snapshot_info_t *info);
 /**
  * @brief Writes a snapshot of @p s into @p path.
  *
- * The file is written as PATH.tmp, fsynced and renamed over @p path (and the directory fsynced),
- * so @p path is either the complete new snapshot or what it was before; on failure PATH.tmp is
- * removed. The node states, offsets and hash are read in separate read transactions: the caller
- * must keep writers away (the store's lock keeps other processes out; do not commit from this
- * thread meanwhile).
+ * The file is written as PATH.tmp with sl_snapshot_write(), fsynced and renamed over @p path
+ * (and the directory fsynced), so @p path is either the complete new snapshot or what it was
+ * before; on failure PATH.tmp is removed.
  *
- * @param info if not NULL, receives nodes, offsets, bytes, hash, created_ms, codec and schema.
+ * @param info if not NULL, receives nodes, offsets, bytes, hash, created_ms, codec and schema
+ *             (on success only).
  */
 sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t *info, char *errstr,
                             size_t errstr_size);
+
+/**
+ * @brief Writes a snapshot of @p s (the file format above) to @p fd, from its current position;
+ *        @p name names the output in messages. @p fd is neither synced nor closed.
+ *
+ * The node states, offsets, count and hash are read in one read transaction (a pinned
+ * sl_store_reader_t), so they belong to one committed state even while another thread or
+ * process commits to the store: the projector's HTTP API serves snapshots of its live store
+ * with it (GET /v1/snapshot).
+ *
+ * @param info as sl_snapshot_export()'s.
+ */
+sl_err_t sl_snapshot_write(sl_store_t *s, int fd, const char *name, sl_snapshot_info_t *info,
+                           char *errstr, size_t errstr_size);
 
 /**
  * @brief Reads the snapshot @p path into @p s: every record is applied with sl_store_apply()

@@ -273,13 +273,37 @@ sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf
 /**
  * A reader of the node states with its own codec and buffers: one per thread that reads while
  * another uses the store (the projector's HTTP API). Its reads run in their own read
- * transactions, as the store's do.
+ * transactions, as the store's do, unless it is pinned (sl_store_reader_pin()).
  */
 typedef struct sl_store_reader_s sl_store_reader_t;
 
 /** @returns a reader of @p s (which must outlive it), or NULL with @p errstr set. */
 sl_store_reader_t *sl_store_reader_new(sl_store_t *s, char *errstr, size_t errstr_size);
+/** Unpins @p r and frees it. NULL is a no-op. */
 void sl_store_reader_free(sl_store_reader_t *r);
+
+/**
+ * @brief Makes every read of @p r, from any thread (one at a time), use one read transaction
+ *        begun now, until sl_store_reader_unpin(): its nodes, offsets, count and hash then
+ *        belong to one committed state, while the store's writer goes on committing. The
+ *        reader's own view only: the store and its other readers are not affected. While a
+ *        reader is pinned, LMDB cannot reuse the pages later commits free, so the store file
+ *        may grow: unpin as soon as the view is no longer needed. Pinning again starts a
+ *        new view.
+ */
+sl_err_t sl_store_reader_pin(sl_store_reader_t *r, char *errstr, size_t errstr_size);
+void sl_store_reader_unpin(sl_store_reader_t *r);
+
+/** The number of nodes: in the pinned view, else sl_store_node_count(). */
+uint64_t sl_store_reader_count(const sl_store_reader_t *r);
+
+/** sl_store_hash() through the reader (of its pinned view, if pinned). */
+sl_err_t sl_store_reader_hash(sl_store_reader_t *r, char hex[SL_STORE_HASH_HEX_SIZE], char *errstr,
+                              size_t errstr_size);
+
+/** sl_store_offsets() through the reader (of its pinned view, if pinned). */
+sl_err_t sl_store_reader_offsets(sl_store_reader_t *r, sl_store_offset_cb_t *cb, void *opaque,
+                                 char *errstr, size_t errstr_size);
 
 /** sl_store_node_get() through the reader. */
 sl_err_t sl_store_reader_get(sl_store_reader_t *r, const char *node_id, sl_event_t *ev,

@@ -75,7 +75,7 @@ static int64_t sl_snap_now_ms(void)
 /* ---- Export ---- */
 
 typedef struct {
-        const char *tmp;
+        const char *tmp; /* the output's name, for messages */
         sl_ocf_writer_t *ocf;
         sl_codec_t *codec;
         sl_buf_t enc; /* one record, wire format */
@@ -163,59 +163,51 @@ static sl_err_t sl_snap_sync_dir(const char *path, char *errstr, size_t errstr_s
         return err;
 }
 
-sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t *info, char *errstr,
-                            size_t errstr_size)
+sl_err_t sl_snapshot_write(sl_store_t *s, int fd, const char *name, sl_snapshot_info_t *info,
+                           char *errstr, size_t errstr_size)
 {
-        sl_snap_writer_t w = {.errstr = errstr, .errstr_size = errstr_size};
+        sl_snap_writer_t w = {.tmp = name, .errstr = errstr, .errstr_size = errstr_size};
         sl_snapshot_info_t mine;
-        char *tmp = NULL, *offsets = NULL, num[32], created[32], detail[512];
-        int64_t nodes = (int64_t)sl_store_node_count(s);
-        size_t plen;
-        int made_tmp = 0, fd = -1;
+        sl_store_reader_t *rd = NULL;
+        char *offsets = NULL, num[32], created[32], detail[512];
+        int64_t nodes;
         sl_err_t err;
 
         sl_snap_info_init(&mine);
-        if (!path || !*path) {
-                err = sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
-                                "snapshot: a file name is required");
-                goto fail;
-        }
-        plen = strlen(path);
-        if (!(tmp = malloc(plen + 5)) || !(mine.schema = strdup(sl_event_schema_text()))) {
+        if (!(mine.schema = strdup(sl_event_schema_text()))) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                goto fail;
+                goto done;
         }
-        memcpy(tmp, path, plen);
-        memcpy(tmp + plen, ".tmp", 5);
-        w.tmp = tmp;
         snprintf(mine.codec, sizeof(mine.codec), "null");
         mine.created_ms = sl_snap_now_ms();
 
+        /* One view of the store for the header and the records: a writer may go on committing. */
+        if (!(rd = sl_store_reader_new(s, errstr, errstr_size))) {
+                err = SL_ERR_NOMEM;
+                goto done;
+        }
+        if ((err = sl_store_reader_pin(rd, errstr, errstr_size)))
+                goto done;
+        nodes = (int64_t)sl_store_reader_count(rd);
+
         /* Everything the header needs first: it precedes the records. */
-        if ((err = sl_store_hash(s, mine.hash, errstr, errstr_size)))
-                goto fail;
-        err = sl_store_offsets(s, sl_snap_offset_cb, &mine, errstr, errstr_size);
+        if ((err = sl_store_reader_hash(rd, mine.hash, errstr, errstr_size)))
+                goto done;
+        err = sl_store_reader_offsets(rd, sl_snap_offset_cb, &mine, errstr, errstr_size);
         if (err == SL_ERR_NOMEM)
                 sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
         if (err)
-                goto fail;
+                goto done;
         if (!(offsets = sl_snap_offsets_json(&mine))) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
-                goto fail;
+                goto done;
         }
         if (!(w.codec = sl_codec_new(SL_SNAP_OWN_ID, errstr, errstr_size))) {
                 err = SL_ERR_SCHEMA;
-                goto fail;
+                goto done;
         }
         snprintf(num, sizeof(num), "%" PRId64, nodes);
         snprintf(created, sizeof(created), "%" PRId64, mine.created_ms);
-
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-                err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "creating %s: %s", tmp,
-                                strerror(errno));
-                goto fail;
-        }
-        made_tmp = 1;
         {
                 const char *meta[] = {"seerlog.offsets",
                                       offsets,
@@ -230,23 +222,63 @@ sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t 
                 if ((err = sl_ocf_writer_new(fd, mine.schema, SL_OCF_CODEC_NULL, meta,
                                              SL_SNAPSHOT_BLOCK_RECORDS, SL_SNAPSHOT_BLOCK_BYTES,
                                              &w.ocf, detail, sizeof(detail)))) {
-                        err = sl_seterr(errstr, errstr_size, err, "%s: %s", tmp, detail);
-                        goto fail;
+                        err = sl_seterr(errstr, errstr_size, err, "%s: %s", name, detail);
+                        goto done;
                 }
         }
-        if ((err = sl_store_walk(s, sl_snap_walk_cb, &w, errstr, errstr_size)))
-                goto fail;
+        if ((err = sl_store_reader_walk(rd, NULL, sl_snap_walk_cb, &w, errstr, errstr_size)))
+                goto done;
         if ((err = sl_ocf_flush(w.ocf, detail, sizeof(detail)))) {
-                err = sl_seterr(errstr, errstr_size, err, "%s: %s", tmp, detail);
-                goto fail;
+                err = sl_seterr(errstr, errstr_size, err, "%s: %s", name, detail);
+                goto done;
         }
         if (sl_ocf_records(w.ocf) != nodes) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO,
-                                "store %s: walked %" PRId64 " nodes but counted %" PRId64
-                                " (written to while exporting?)",
+                                "store %s: walked %" PRId64 " nodes but counted %" PRId64,
                                 sl_store_dir(s), sl_ocf_records(w.ocf), nodes);
+                goto done;
+        }
+        mine.nodes = sl_ocf_records(w.ocf);
+        mine.bytes = sl_ocf_bytes(w.ocf);
+
+done:
+        if (info && !err)
+                *info = mine;
+        else
+                sl_snapshot_info_clear(&mine);
+        sl_store_reader_free(rd);
+        sl_ocf_writer_free(w.ocf);
+        sl_codec_destroy(w.codec);
+        sl_buf_free(&w.enc);
+        free(offsets);
+        return err;
+}
+
+sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t *info, char *errstr,
+                            size_t errstr_size)
+{
+        char *tmp = NULL;
+        size_t plen;
+        int made_tmp = 0, wrote = 0, fd = -1;
+        sl_err_t err;
+
+        if (!path || !*path)
+                return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
+                                 "snapshot: a file name is required");
+        plen = strlen(path);
+        if (!(tmp = malloc(plen + 5)))
+                return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
+        memcpy(tmp, path, plen);
+        memcpy(tmp + plen, ".tmp", 5);
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+                err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "creating %s: %s", tmp,
+                                strerror(errno));
                 goto fail;
         }
+        made_tmp = 1;
+        if ((err = sl_snapshot_write(s, fd, tmp, info, errstr, errstr_size)))
+                goto fail;
+        wrote = 1;
         if (fsync(fd)) {
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "syncing %s: %s", tmp,
                                 strerror(errno));
@@ -264,28 +296,20 @@ sl_err_t sl_snapshot_export(sl_store_t *s, const char *path, sl_snapshot_info_t 
                                 strerror(errno));
                 goto fail;
         }
-        made_tmp = 0;
+        free(tmp);
         /* The file is complete under its name; a failed directory sync only risks losing the
          * rename in a crash, which is reported but leaves nothing to clean up. */
-        err = sl_snap_sync_dir(path, errstr, errstr_size);
-        mine.nodes = sl_ocf_records(w.ocf);
-        mine.bytes = sl_ocf_bytes(w.ocf);
-        goto done;
+        if ((err = sl_snap_sync_dir(path, errstr, errstr_size)))
+                sl_snapshot_info_clear(info);
+        return err;
 
 fail:
+        if (wrote)
+                sl_snapshot_info_clear(info);
         if (fd >= 0)
                 close(fd);
         if (made_tmp)
                 unlink(tmp);
-done:
-        if (info && !err)
-                *info = mine;
-        else
-                sl_snapshot_info_clear(&mine);
-        sl_ocf_writer_free(w.ocf);
-        sl_codec_destroy(w.codec);
-        sl_buf_free(&w.enc);
-        free(offsets);
         free(tmp);
         return err;
 }

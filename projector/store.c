@@ -62,20 +62,31 @@ struct sl_store_s {
         MDB_txn *pinned;    /**< sl_store_pin()'s read transaction; NULL: none. */
 };
 
-/* A read transaction: the pinned one (sl_store_pin()) or a new one. */
-static int sl_rtxn(sl_store_t *s, MDB_txn **txnp)
+/* A read transaction: @p pin (a reader's, sl_store_reader_pin()) if not NULL, else the store's
+ * pinned one (sl_store_pin()), else a new one. */
+static int sl_rtxn_in(sl_store_t *s, MDB_txn *pin, MDB_txn **txnp)
 {
-        if (s->pinned) {
-                *txnp = s->pinned;
+        if (pin || s->pinned) {
+                *txnp = pin ? pin : s->pinned;
                 return 0;
         }
         return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txnp);
 }
 
+static void sl_rtxn_end_in(sl_store_t *s, MDB_txn *pin, MDB_txn *txn)
+{
+        if (txn != pin && txn != s->pinned)
+                mdb_txn_abort(txn);
+}
+
+static int sl_rtxn(sl_store_t *s, MDB_txn **txnp)
+{
+        return sl_rtxn_in(s, NULL, txnp);
+}
+
 static void sl_rtxn_end(sl_store_t *s, MDB_txn *txn)
 {
-        if (txn != s->pinned)
-                mdb_txn_abort(txn);
+        sl_rtxn_end_in(s, NULL, txn);
 }
 
 /*
@@ -595,8 +606,8 @@ sl_err_t sl_store_offset_get(sl_store_t *s, const char *topic, int32_t partition
 typedef sl_err_t(sl_scan_fn_t)(sl_store_t *s, const MDB_val *k, const MDB_val *v, void *ctx,
                                char *errstr, size_t errstr_size);
 
-static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void *ctx, char *errstr,
-                              size_t errstr_size)
+static sl_err_t sl_store_scan_in(sl_store_t *s, MDB_txn *pin, MDB_dbi dbi, sl_scan_fn_t *fn,
+                                 void *ctx, char *errstr, size_t errstr_size)
 {
         MDB_txn *txn;
         MDB_cursor *cur = NULL;
@@ -604,7 +615,7 @@ static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void
         sl_err_t err = SL_OK;
         int rc;
 
-        if ((rc = sl_rtxn(s, &txn)))
+        if ((rc = sl_rtxn_in(s, pin, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
                 err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
@@ -620,8 +631,14 @@ static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void
 done:
         if (cur)
                 mdb_cursor_close(cur);
-        sl_rtxn_end(s, txn);
+        sl_rtxn_end_in(s, pin, txn);
         return err;
+}
+
+static sl_err_t sl_store_scan(sl_store_t *s, MDB_dbi dbi, sl_scan_fn_t *fn, void *ctx, char *errstr,
+                              size_t errstr_size)
+{
+        return sl_store_scan_in(s, NULL, dbi, fn, ctx, errstr, errstr_size);
 }
 
 typedef struct {
@@ -648,16 +665,22 @@ static sl_err_t sl_offsets_one(sl_store_t *s, const MDB_val *k, const MDB_val *v
                                c->opaque);
 }
 
-sl_err_t sl_store_offsets(sl_store_t *s, sl_store_offset_cb_t *cb, void *opaque, char *errstr,
-                          size_t errstr_size)
+static sl_err_t sl_store_offsets_in(sl_store_t *s, MDB_txn *pin, sl_store_offset_cb_t *cb,
+                                    void *opaque, char *errstr, size_t errstr_size)
 {
         sl_offsets_ctx_t c = {cb, opaque};
 
-        return sl_store_scan(s, s->offsets, sl_offsets_one, &c, errstr, errstr_size);
+        return sl_store_scan_in(s, pin, s->offsets, sl_offsets_one, &c, errstr, errstr_size);
+}
+
+sl_err_t sl_store_offsets(sl_store_t *s, sl_store_offset_cb_t *cb, void *opaque, char *errstr,
+                          size_t errstr_size)
+{
+        return sl_store_offsets_in(s, NULL, cb, opaque, errstr, errstr_size);
 }
 
 /* Reads node @p node_id into @p ev with @p codec and @p dec (the store's, or a reader's). */
-static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *dec,
+static sl_err_t sl_store_get_with(sl_store_t *s, MDB_txn *pin, sl_codec_t *codec, sl_buf_t *dec,
                                   const char *node_id, sl_event_t *ev, char *errstr,
                                   size_t errstr_size)
 {
@@ -670,7 +693,7 @@ static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *de
         if (!k.mv_size || k.mv_size > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "store: no node \"%.200s\"",
                                  node_id ? node_id : "");
-        if ((rc = sl_rtxn(s, &txn)))
+        if ((rc = sl_rtxn_in(s, pin, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->nodes, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -680,14 +703,14 @@ static sl_err_t sl_store_get_with(sl_store_t *s, sl_codec_t *codec, sl_buf_t *de
                 err = sl_store_mdb_err(s, rc, "get node", errstr, errstr_size);
         else
                 err = sl_store_decode_with(s, codec, dec, &k, &v, ev, errstr, errstr_size);
-        sl_rtxn_end(s, txn);
+        sl_rtxn_end_in(s, pin, txn);
         return err;
 }
 
 sl_err_t sl_store_node_get(sl_store_t *s, const char *node_id, sl_event_t *ev, char *errstr,
                            size_t errstr_size)
 {
-        return sl_store_get_with(s, s->codec, &s->dec, node_id, ev, errstr, errstr_size);
+        return sl_store_get_with(s, NULL, s->codec, &s->dec, node_id, ev, errstr, errstr_size);
 }
 
 typedef struct {
@@ -734,8 +757,8 @@ static sl_err_t sl_hash_one(sl_store_t *s, const MDB_val *k, const MDB_val *v, v
         return SL_OK;
 }
 
-sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *errstr,
-                       size_t errstr_size)
+static sl_err_t sl_store_hash_in(sl_store_t *s, MDB_txn *pin, char hex[SL_STORE_HASH_HEX_SIZE],
+                                 char *errstr, size_t errstr_size)
 {
         static const char digits[] = "0123456789abcdef";
         EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -748,7 +771,7 @@ sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *er
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOMEM, "out of memory");
         if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL))
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: SHA-256 init failed");
-        else if ((err = sl_store_scan(s, s->nodes, sl_hash_one, md, errstr, errstr_size)))
+        else if ((err = sl_store_scan_in(s, pin, s->nodes, sl_hash_one, md, errstr, errstr_size)))
                 ;
         else if (!EVP_DigestFinal_ex(md, digest, &digest_len) || digest_len != 32)
                 err = sl_seterr(errstr, errstr_size, SL_ERR_IO, "store: SHA-256 final failed");
@@ -761,6 +784,12 @@ sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *er
         }
         EVP_MD_CTX_free(md);
         return err;
+}
+
+sl_err_t sl_store_hash(sl_store_t *s, char hex[SL_STORE_HASH_HEX_SIZE], char *errstr,
+                       size_t errstr_size)
+{
+        return sl_store_hash_in(s, NULL, hex, errstr, errstr_size);
 }
 
 sl_err_t sl_store_meta_get(sl_store_t *s, const char *key, char *buf, size_t buf_size, char *errstr,
@@ -801,6 +830,8 @@ struct sl_store_reader_s {
         sl_codec_t *codec;
         sl_buf_t dec;
         sl_event_t *ev;
+        MDB_txn *pin;   /**< sl_store_reader_pin()'s read transaction; NULL: none. */
+        uint64_t count; /**< The nodes in @c pin's view. */
 };
 
 sl_store_reader_t *sl_store_reader_new(sl_store_t *s, char *errstr, size_t errstr_size)
@@ -824,16 +855,58 @@ void sl_store_reader_free(sl_store_reader_t *r)
 {
         if (!r)
                 return;
+        sl_store_reader_unpin(r);
         sl_codec_destroy(r->codec);
         sl_buf_free(&r->dec);
         sl_event_destroy(r->ev);
         free(r);
 }
 
+sl_err_t sl_store_reader_pin(sl_store_reader_t *r, char *errstr, size_t errstr_size)
+{
+        MDB_stat st;
+        int rc;
+
+        sl_store_reader_unpin(r);
+        if ((rc = mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->pin)) ||
+            (rc = mdb_stat(r->pin, r->s->nodes, &st))) {
+                sl_store_reader_unpin(r);
+                return sl_store_mdb_err(r->s, rc, "pinning a read transaction", errstr,
+                                        errstr_size);
+        }
+        r->count = st.ms_entries;
+        return SL_OK;
+}
+
+void sl_store_reader_unpin(sl_store_reader_t *r)
+{
+        if (r->pin) {
+                mdb_txn_abort(r->pin);
+                r->pin = NULL;
+        }
+}
+
+uint64_t sl_store_reader_count(const sl_store_reader_t *r)
+{
+        return r->pin ? r->count : sl_store_node_count(r->s);
+}
+
+sl_err_t sl_store_reader_hash(sl_store_reader_t *r, char hex[SL_STORE_HASH_HEX_SIZE], char *errstr,
+                              size_t errstr_size)
+{
+        return sl_store_hash_in(r->s, r->pin, hex, errstr, errstr_size);
+}
+
+sl_err_t sl_store_reader_offsets(sl_store_reader_t *r, sl_store_offset_cb_t *cb, void *opaque,
+                                 char *errstr, size_t errstr_size)
+{
+        return sl_store_offsets_in(r->s, r->pin, cb, opaque, errstr, errstr_size);
+}
+
 sl_err_t sl_store_reader_get(sl_store_reader_t *r, const char *node_id, sl_event_t *ev,
                              char *errstr, size_t errstr_size)
 {
-        return sl_store_get_with(r->s, r->codec, &r->dec, node_id, ev, errstr, errstr_size);
+        return sl_store_get_with(r->s, r->pin, r->codec, &r->dec, node_id, ev, errstr, errstr_size);
 }
 
 sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_walk_cb_t *cb,
@@ -850,7 +923,7 @@ sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_
         if (alen > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG,
                                  "store: a start key longer than LMDB's keys");
-        if ((rc = sl_rtxn(s, &txn)))
+        if ((rc = sl_rtxn_in(s, r->pin, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         if ((rc = mdb_cursor_open(txn, s->nodes, &cur))) {
                 err = sl_store_mdb_err(s, rc, "cursor", errstr, errstr_size);
@@ -875,7 +948,7 @@ sl_err_t sl_store_reader_walk(sl_store_reader_t *r, const char *after, sl_store_
 done:
         if (cur)
                 mdb_cursor_close(cur);
-        sl_rtxn_end(s, txn);
+        sl_rtxn_end_in(s, r->pin, txn);
         sl_event_reset(r->ev);
         return err;
 }
@@ -926,7 +999,7 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
 
         if (!k.mv_size || k.mv_size > s->max_key)
                 return sl_seterr(errstr, errstr_size, SL_ERR_NOT_FOUND, "no source");
-        if ((rc = sl_rtxn(s, &txn)))
+        if ((rc = sl_rtxn_in(s, r->pin, &txn)))
                 return sl_store_mdb_err(s, rc, "mdb_txn_begin", errstr, errstr_size);
         rc = mdb_get(txn, s->sources, &k, &v);
         if (rc == MDB_NOTFOUND)
@@ -946,7 +1019,7 @@ sl_err_t sl_store_reader_source(sl_store_reader_t *r, const char *node_id, char 
                 memcpy(topic, b + 12, v.mv_size - 12);
                 topic[v.mv_size - 12] = '\0';
         }
-        sl_rtxn_end(s, txn);
+        sl_rtxn_end_in(s, r->pin, txn);
         return err;
 }
 

@@ -9,8 +9,8 @@
 #  - a projector serving HTTPS with users (admin and read) and a bearer token: the CA verifies
 #    it, plain HTTP to its port gets no answer, a client without the CA is refused; no, wrong or
 #    unknown credentials get 401 with WWW-Authenticate (Basic and Bearer), the read user, the
-#    admin user and the token read the nodes, /metrics and the dashboard; /healthz and /readyz
-#    answer without credentials; other methods 405;
+#    admin user and the token read the nodes, /metrics, the snapshot (fastavro reads it) and
+#    the dashboard; /healthz and /readyz answer without credentials; other methods 405;
 #  - request bodies (the API takes none): 413 for a Content-Length, a chunked body and a
 #    100 GB Content-Length answered at once, and the API still serves after;
 #  - api.max.watchers=2: a third /v1/watch gets 503, and once a client leaves a new one is
@@ -20,7 +20,7 @@
 #    api.bearer.auth.token.file lists the nodes; without the CA or the credentials it fails
 #    with a message naming the key to set; both kinds of credentials at once, or credentials
 #    in the URL, are a usage error; seerlog top and the bridge's --native-from https://... read
-#    it with credentials (a 401 without);
+#    it with credentials (a 401 without), and so does seerlog verify --url (it matches);
 #  - the passwords and the token appear in no log or output, nor in seerlog project --help or
 #    seerlog config (which prints (redacted)).
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR, SEERLOG_SOURCE_DIR.
@@ -172,6 +172,20 @@ check(r.status_code == 401, "/metrics without credentials -> 401", r.status_code
 r = get("/metrics", auth=READER)
 check(r.status_code == 200 and "seerlog_projector_nodes 3" in r.text,
       "/metrics with the read user -> 200", r.status_code)
+r = get("/v1/snapshot")
+check(r.status_code == 401, "/v1/snapshot without credentials -> 401", r.status_code)
+r = get("/v1/snapshot", auth=READER)
+try:
+    import io, fastavro
+    rd = fastavro.reader(io.BytesIO(r.content))
+    ids = sorted(x["node_id"] for x in rd)
+    meta_nodes = rd.metadata.get("seerlog.nodes")
+except Exception as e:  # not an Avro file
+    ids, meta_nodes = repr(e), None
+check(r.status_code == 200 and ids == ["sec-1", "sec-2", "sec-3"] and meta_nodes == "3" and
+      r.headers.get("X-Seerlog-Nodes") == "3",
+      "read user: GET /v1/snapshot -> 200, an Avro file fastavro reads: the three nodes",
+      r.status_code, ids, r.headers)
 r = get("/")
 check(r.status_code == 401 and r.headers.get("WWW-Authenticate", "").startswith("Basic"),
       "the dashboard without credentials -> 401 with a Basic challenge (a browser prompts)",
@@ -340,6 +354,22 @@ rc=$?
 [[ $rc == 0 ]] && grep -q "sec-" "$TMP/top.out" && ok "seerlog top (one frame): bearer token and the CA" ||
   not_ok "seerlog top: exit $rc" "$(head -5 "$TMP/top.out")"
 cat "$TMP/top.out" >>"$TMP/all-output"
+
+# ---- seerlog verify --url https://... ----
+verify() { # NAME CODE PATTERN ARGS...
+  local name=$1 code=$2 pat=$3
+  shift 3
+  timeout 120 "$SEERLOG" verify --bootstrap "$BOOTSTRAP" --url "$URL" -X schema.mode=fixed \
+    -X project.changelog.topic= -X liveness.topic= -X control.topic= "$@" >"$TMP/verify.out" 2>&1
+  local rc=$?
+  [[ $rc == "$code" ]] && grep -q -- "$pat" "$TMP/verify.out" && ok "seerlog verify --url: $name" ||
+    not_ok "seerlog verify --url: $name: exit $rc" "$(head -8 "$TMP/verify.out")"
+  cat "$TMP/verify.out" >>"$TMP/all-output"
+}
+verify "bearer token file and the CA: the projection matches the log" 0 "3 equal, 0 different" \
+  -X "api.ssl.ca.location=$TMP/cert.pem" -X "api.bearer.auth.token.file=$TMP/token"
+verify "without credentials: HTTP 401, naming the keys" 1 "api.basic.auth.user.info" \
+  -X "api.ssl.ca.location=$TMP/cert.pem"
 
 # ---- the bridge's --native-from https://... ----
 printf 'sec-1 gpu lab tcp://127.0.0.1:29799\n' >"$TMP/inv"

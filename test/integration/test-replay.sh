@@ -7,10 +7,13 @@
 #  - --serve answers /v1/summary and /v1/nodes/ID with the state as of T1, and SIGTERM exits 0;
 #  - a record that cannot be decoded is counted (bad_records) and the replay goes on;
 #  - verify matches a stopped projector's store, its snapshot, and a store a projector is
-#    writing while verify reads it; it finds a tampered store (a changed node, a node the log
-#    never had): exit 4 with the nodes named, and the snapshot of that store too;
+#    writing while verify reads it, both directly and through its API (--url: GET
+#    /v1/snapshot); it finds a tampered store (a changed node, a node the log never had): exit
+#    4 with the nodes named, in the snapshot of that store too, and through the API of a
+#    projector serving it;
 #  - bad input: unparsable and empty times, no matching topic, a used --store, a missing or
-#    bad projection, an unreachable broker: distinct exit codes, clear messages.
+#    bad projection, an API without /v1/snapshot or not there, a password in --url, an
+#    unreachable broker: distinct exit codes, clear messages.
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR.
 # shellcheck disable=SC2015
 set -uo pipefail
@@ -195,12 +198,20 @@ for _ in $(seq 100); do
   [[ -n $n && $n -gt 0 ]] && break
   sleep 0.1
 done
-matched=0 tries=0
-# Three verifications while the projector applies the third batch.
-while kill -0 "$SIM_PID" 2>/dev/null && ((tries < 3)); do
-  tries=$((tries + 1))
-  "$SEERLOG" verify "${PX[@]}" --store "$TMP/p4" >"$TMP/v4.out" 2>"$TMP/v4.err" &&
-    matched=$((matched + 1))
+matched=0 tries=0 umatched=0 utries=0
+# Three verifications of its store and three of its API's snapshot while the projector applies
+# the third batch.
+while kill -0 "$SIM_PID" 2>/dev/null && ((tries < 3 || utries < 3)); do
+  if ((tries <= utries)); then
+    tries=$((tries + 1))
+    "$SEERLOG" verify "${PX[@]}" --store "$TMP/p4" >"$TMP/v4.out" 2>"$TMP/v4.err" &&
+      matched=$((matched + 1))
+  else
+    utries=$((utries + 1))
+    "$SEERLOG" verify "${PX[@]}" --url "http://127.0.0.1:$port" >"$TMP/v4u.out" \
+      2>"$TMP/v4u.err" && grep -q "^MATCH: projector http://127.0.0.1:$port" "$TMP/v4u.out" &&
+      umatched=$((umatched + 1))
+  fi
 done
 wait "$SIM_PID"
 SIM_PID=
@@ -208,6 +219,20 @@ SIM_PID=
   ok "verify beside a running projector: $matched of $tries verifications matched" ||
   not_ok "verify beside a running projector: $matched of $tries" "$(cat "$TMP/v4.out")" \
     "$(tail -3 "$TMP/v4.err")"
+((utries > 0 && umatched == utries)) &&
+  ok "verify --url of a running projector's API: $umatched of $utries matched" ||
+  not_ok "verify --url of a running projector: $umatched of $utries" "$(cat "$TMP/v4u.out")" \
+    "$(tail -3 "$TMP/v4u.err")"
+# The snapshot it served: a valid snapshot (its hash checked on import by verify above), whose
+# metadata agrees with the response's headers.
+curl -sf -D "$TMP/snap.hdr" -o "$TMP/api.snap" "http://127.0.0.1:$port/v1/snapshot"
+info=$("$SEERLOG" snapshot info "$TMP/api.snap" 2>&1)
+n=$(jget 'd["nodes"]' <<<"$info" 2>/dev/null)
+h=$(jget 'd["hash"]' <<<"$info" 2>/dev/null)
+[[ -n $n && $n -gt 0 ]] && grep -qi "^X-Seerlog-Nodes: $n" "$TMP/snap.hdr" &&
+  grep -qi "^X-Seerlog-Hash: $h" "$TMP/snap.hdr" &&
+  ok "GET /v1/snapshot: a snapshot of $n nodes, as its X-Seerlog-Nodes and -Hash say" ||
+  not_ok "GET /v1/snapshot" "${info:0:300}" "$(cat "$TMP/snap.hdr")"
 kill -TERM "$PROJ_PID"
 wait "$PROJ_PID"
 PROJ_PID=
@@ -229,6 +254,30 @@ rc=$?
   $(jget 'len(d["diffs"])' <<<"$out") == 1 ]] &&
   ok "verify --snapshot of the tampered store: exit 4, 2 counted, --max-diffs 1 shown" ||
   not_ok "verify tampered snapshot: rc $rc" "$out" "$(cat "$TMP/err")"
+# A projector serving the tampered store: verify --url finds the node the log never had.
+"$SEERLOG" project "${PX[@]}" --store "$TMP/p3" --group "p3.$UNIQ" --listen 127.0.0.1:0 \
+  >/dev/null 2>"$TMP/p3t.err" &
+PROJ_PID=$!
+port=$(api_port "$TMP/p3t.err" "$PROJ_PID")
+out=$("$SEERLOG" verify "${PX[@]}" --url "http://127.0.0.1:$port" -o json 2>"$TMP/err")
+rc=$?
+[[ $rc -eq 4 && $(jget 'd["only_in_projection"]' <<<"$out") == 1 &&
+  $(jget '[x["node"] for x in d["diffs"] if x["kind"] == "only_in_projection"]' <<<"$out") == "['ghost-node-1']" ]] &&
+  ok "verify --url of a projector serving the tampered store: exit 4, ghost-node-1 named" ||
+  not_ok "verify --url tampered: rc $rc" "$out" "$(cat "$TMP/err")"
+expect_url() { # CODE PATTERN NAME URL
+  "$SEERLOG" verify "${PX[@]}" --url "$4" >"$TMP/bad.out" 2>"$TMP/bad.err"
+  local rc=$?
+  [[ $rc -eq $1 ]] && grep -q -- "$2" "$TMP/bad.err" && ok "$3: exit $1" ||
+    not_ok "$3: rc $rc, want $1 and '$2'" "$(cat "$TMP/bad.err")"
+}
+expect_url 1 "not found (is it a seerlog projector" "verify --url of a server without /v1/snapshot" \
+  "http://127.0.0.1:$port/elsewhere"
+kill -TERM "$PROJ_PID"
+wait "$PROJ_PID"
+PROJ_PID=
+expect_url 1 "cannot reach the API" "verify --url of a port nobody listens on" "http://127.0.0.1:$port"
+expect_url 2 "not supported" "verify --url with a password in it" "http://u:pw@127.0.0.1:$port"
 
 # ---- bad input ----
 expect() { # CODE PATTERN NAME -- command...: exit code CODE and PATTERN in its stderr
@@ -248,6 +297,8 @@ expect 2 "already holds a store" "replay into a used --store" -- \
 expect 2 "one of them" "verify without a projection" -- "$SEERLOG" verify "${PX[@]}"
 expect 2 "one of them" "verify with both" -- \
   "$SEERLOG" verify "${PX[@]}" --store "$TMP/p3" --snapshot "$TMP/p3.snap"
+expect 2 "one of them" "verify with --store and --url" -- \
+  "$SEERLOG" verify "${PX[@]}" --store "$TMP/p3" --url "http://127.0.0.1:1"
 expect 1 "not a store" "verify of a directory that is not a store" -- \
   "$SEERLOG" verify "${PX[@]}" --store "$TMP"
 printf 'garbage' >"$TMP/bad.snap"
