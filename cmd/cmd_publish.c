@@ -129,7 +129,9 @@ static int sl_publish_read_json(sl_cli_t *cli, sl_event_t *ev, int64_t now, int 
             (!stamp && !json_object_get(obj, "seq") &&
              json_object_set_new(obj, "seq", json_integer(0))) ||
             (!json_object_get(obj, "kind") &&
-             json_object_set_new(obj, "kind", json_string("status_change")))) {
+             json_object_set_new(obj, "kind", json_string("status_change"))) ||
+            (!json_object_get(obj, "agent_version") &&
+             json_object_set_new(obj, "agent_version", json_string(SEERLOG_VERSION)))) {
                 ret = sl_cli_fail(cli, "out of memory");
                 goto done;
         }

@@ -60,6 +60,8 @@ assert a["labels"] == {"rack": "r1"} and a["addresses"] == ["10.9.0.1"] and a["u
 assert a["source"] == "agent" and len(a["event_id"]) == 36, a
 assert (b["_offset"], b["node_id"], b["status"], b["seq"]) == (1, "cli-2", "degraded", 3), b
 assert b["usage"]["cpu_count"] == 8 and b["usage"]["sensors"] == {"temp_c": 55.5}, b
+# What publish fills in, with flags and with --json alike.
+assert a["agent_version"] == b["agent_version"] != "" and b["source"] == "agent", (a, b)
 assert (c["_offset"], c["kind"], c["status"]) == (3, "leave", "left"), c
 PY
 
