@@ -29,8 +29,12 @@ const sl_cmd_t sl_cmd_bench = {
         "bench produce: produces N NodeStateEvents through the producer library (the path of\n"
         "'seerlog agent' and 'seerlog simulate': stamp, validate, encode, outbox, librdkafka)\n"
         "to TOPIC, in batches of 1000 per sl_producer_publish_batch() (one outbox transaction\n"
-        "each), keyed by 1000 node ids. Each event is a heartbeat padded with a label so that\n"
-        "its encoded record value is BYTES long (or as short as it can be).\n"
+        "each), keyed by 1000 node ids. Each event is a status change padded with a label so\n"
+        "that its encoded record value is BYTES long (or as short as it can be). Status changes\n"
+        "are never coalesced, so every event becomes a record: when librdkafka's queue is full\n"
+        "the producer waits for room (heartbeats would be merged instead, and the rate would\n"
+        "count events that never reached the broker). The run fails unless every event was\n"
+        "delivered.\n"
         "\n"
         "One event is produced and delivered first (connection, topic creation, schema id), out\n"
         "of the measurement. The clock then runs from the first accepted event to the last\n"
@@ -70,7 +74,7 @@ static sl_err_t sl_bench_event(sl_event_t *ev, const char *pad, size_t pad_len, 
                 return err;
         ev->incarnation = incarnation;
         ev->seq = seq;
-        ev->kind = SL_KIND_HEARTBEAT;
+        ev->kind = SL_KIND_STATUS_CHANGE; /* never coalesced: every event is a record */
         ev->status = SL_STATUS_UP;
         ev->source = SL_SOURCE_AGENT;
         return SL_OK;
@@ -243,6 +247,14 @@ static int sl_bench_produce(sl_cli_t *cli)
         if (err || st.sent < st.accepted) {
                 ret = sl_cli_fail(cli, "%" PRIu64 " of %" PRIu64 " events not delivered: %s",
                                   st.accepted - st.sent, st.accepted, sl_err_str(err));
+                goto done;
+        }
+        /* Every event a record of its own (the warm-up event is the one more). */
+        if (done_cnt == events && (st.coalesced || st.sent != (uint64_t)events + 1)) {
+                ret = sl_cli_fail(cli,
+                                  "%" PRIu64 " records delivered for %" PRId64 " events (%" PRIu64
+                                  " coalesced): not a measurement of them",
+                                  st.sent ? st.sent - 1 : 0, events, st.coalesced);
                 goto done;
         }
         if (done_cnt < events) {
