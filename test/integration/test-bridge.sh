@@ -108,11 +108,15 @@ log_has() { grep -qF -- "$2" "$1"; }
 
 COMMON=(--bootstrap "$BOOTSTRAP" -X "topic.template=$PREFIX.state.{region}.{type}"
   -X schema.mode=fixed -X topic.partitions=2 -X "control.topic=$PREFIX.control")
-# bridge LOG [options]: a bridge in the background over $TMP/inv; sets BRIDGE_PID.
+# bridge LOG [options]: a bridge in the background over $TMP/inv; sets BRIDGE_PID. Probes every
+# 200 ms, each given 2 s: the default timeout (the interval) would count a test server slow to
+# answer on a loaded machine as down, and the node would flap (what the test checks comes from
+# stopping and starting servers: refused connections, never timeouts).
 bridge() {
   local log=$1
   shift
-  "$SEERLOG" bridge --inventory "$TMP/inv" "${COMMON[@]}" --interval-ms 200 --stats-interval 1 \
+  "$SEERLOG" bridge --inventory "$TMP/inv" "${COMMON[@]}" --interval-ms 200 --timeout-ms 2000 \
+    --stats-interval 1 \
     -X "project.changelog.topic=$PREFIX.snapshot" -X "outbox.dir=$TMP/outbox" "$@" \
     >"$TMP/bridge.out" 2>"$log" &
   BRIDGE_PID=$!

@@ -103,7 +103,9 @@ br-2        legacy  dc1     http://127.0.0.1:$PORT_b/health
 br-3        legacy  dc2     tcp://127.0.0.1:$PORT_c
 mig-1       legacy  dc1     http://127.0.0.1:$PORT_m/health  rack=r7
 EOF
-"$SEERLOG" bridge --inventory "$TMP/inv" "${COMMON[@]}" --interval-ms 300 --stats-interval 1 \
+# Probes get 2 s (not the interval): a loaded machine must not turn a slow answer into a flap.
+"$SEERLOG" bridge --inventory "$TMP/inv" "${COMMON[@]}" --interval-ms 300 --timeout-ms 2000 \
+  --stats-interval 1 \
   -X "project.changelog.topic=$PREFIX.snapshot" -X "outbox.dir=$TMP/bridge-outbox" \
   >/dev/null 2>"$TMP/bridge.err" &
 BRIDGE_PID=$!
