@@ -217,8 +217,11 @@ static int sl_sim_init(sl_sim_t *s, size_t nodes, size_t regions, size_t types, 
                 n->index = (uint32_t)(i / combos);
                 snprintf(n->id, sizeof(n->id), "%s-%s-%" PRIu32, s->types[n->type],
                          s->regions[n->region], n->index);
-                /* Agents started at some point in the last day. */
-                n->incarnation = wall_ms - (int64_t)(sl_sim_unif(&s->rng) * 86400000.0);
+                /* The node's process starts now, as an agent's would: a later run of the
+                 * fleet is a newer incarnation of every node. (A random start in the past day,
+                 * as before, made about half of a second run's nodes older than the first
+                 * run's, and readers dropped their events as stale.) */
+                n->incarnation = wall_ms;
                 n->status = SL_STATUS_UP;
                 n->cpu_count = cpus[sl_sim_rand(&s->rng) % 5];
                 n->cpu = 5 + sl_sim_unif(&s->rng) * 60;

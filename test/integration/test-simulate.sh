@@ -4,7 +4,8 @@
 # with kcat and seerlog tail that every region/type topic exists, every node lands in exactly its
 # own topic and always in the same partition, the record count is the summary's "sent", each
 # (node, incarnation) has seq 0..n without gaps or duplicates, and every restarted node joined
-# again in its new incarnation. Then seerlog bench produce with the outbox on and off (smoke test:
+# again in its new incarnation; a later run starts every node in a newer incarnation. Then
+# seerlog bench produce with the outbox on and off (smoke test:
 # the final line's format, no performance assertion).
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR.
 # shellcheck disable=SC2015,SC2317
@@ -159,6 +160,30 @@ def faulty(path):
     return sorted(n for n, v in incs.items() if len(v) > 1), sorted(flaps)
 a, b = faulty(sys.argv[1]), faulty(sys.argv[2])
 assert a == b and len(a[0]) == 6 and len(a[1]) == 6, (a, b)
+PY
+
+# A second run (another seed) starts every node in a newer incarnation than the first: a node's
+# new process must never look older than its last one, or readers drop its events as stale.
+for run in x y; do
+  "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 30 --rate 300 --duration 1 \
+    --seed "$([[ $run == x ]] && echo 1 || echo 2)" -X "topic.template=$PREFIX.inc.$run" \
+    -X schema.mode=fixed >"$TMP/inc.$run.json" 2>"$TMP/inc.err" &&
+    "$SEERLOG" tail --bootstrap "$BOOTSTRAP" --topic "$PREFIX.inc.$run" --from-beginning \
+      --count "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' \
+        "$TMP/inc.$run.json")" --timeout-ms 20000 >"$TMP/inc.$run.events" 2>>"$TMP/inc.err"
+done
+if python3 - "$TMP/inc.x.events" "$TMP/inc.y.events" >"$TMP/inc.out" 2>&1 <<'PY'; then ok "a later run: every node in a newer incarnation"; else not_ok "incarnations across runs" "$(cat "$TMP/inc.out" "$TMP/inc.err")"; fi
+import collections, json, sys
+def incs(path):
+    d = collections.defaultdict(set)
+    for line in open(path):
+        e = json.loads(line)
+        d[e["node_id"]].add(e["incarnation"])
+    return d
+x, y = incs(sys.argv[1]), incs(sys.argv[2])
+assert len(x) == len(y) == 30, (len(x), len(y))
+older = [n for n in x if min(y[n]) <= max(x[n])]
+assert not older, ("older in the second run", older)
 PY
 
 "$SEERLOG" simulate --nodes 10 --silent 60 --flap 50 >/dev/null 2>"$TMP/err"
