@@ -34,7 +34,8 @@ static const sl_opt_t sl_export_opts[] = {
     {"topics", 0, "REGEX", 0, "Topics to export (default: project.topic.pattern)"},
     {"since", 0, "TIME", 0, "Only records with a Kafka timestamp at or after TIME"},
     {"until", 0, "TIME", 0, "Only records with a Kafka timestamp before TIME"},
-    {"timeout-ms", 0, "MS", 0, "How long the brokers may take to answer (default 10000)"},
+    {"timeout-ms", 0, "MS", 0,
+     "How long the brokers may take to answer, at the start and while reading (default 10000)"},
     {"state", 0, NULL, 0, "Export the node states of a store instead of the log"},
     {"store", 0, "DIR", 0, "With --state: the projector's store (default: store.dir)"},
     {"print-schema", 0, NULL, 0, "Print the Avro schema of the export's records and exit"},
@@ -106,7 +107,8 @@ const sl_cmd_t sl_cmd_export = {
         "always ends on stderr; stdout carries only data (with --out -).\n"
         "\n"
         "Exit codes: 0 done (undecodable records included); 1 a failure (unreachable brokers\n"
-        "after --timeout-ms, an unwritable directory, a write error, a corrupt store); 2 a\n"
+        "after --timeout-ms, or nothing from them for --timeout-ms in the middle of the read;\n"
+        "an unwritable directory, a write error, a corrupt store); 2 a\n"
         "usage error (unknown --format or --compression, unparsable or empty time range, a bad\n"
         "regex, --state without a store, FILE exists without --force); 3 no topic matches the\n"
         "pattern; 130 interrupted.\n",
@@ -426,14 +428,19 @@ static int sl_export_events(sl_cli_t *cli, sl_export_out_t *o, sl_export_format_
                 }
         }
         sl_progress_init(&progress, "exported", 0);
-        err = sl_range_read(rk, &range, sl_export_record_cb, &x, sl_export_stop, &progress, &read,
-                            errstr, sizeof(errstr));
+        err = sl_range_read(rk, &range, sl_export_record_cb, &x, sl_export_stop, timeout_ms,
+                            &progress, &read, errstr, sizeof(errstr));
         if (x.werr) {
                 ret = sl_cli_fail(cli, "%s: %s", o->path ? o->tmp : "stdout", x.errstr);
                 goto done;
         }
         if (sl_cli_interrupted()) {
                 ret = SL_EXIT_INTERRUPTED;
+                goto done;
+        }
+        if (err == SL_ERR_TIMEOUT) {
+                ret = sl_cli_fail(cli, "reading the log: %s (bootstrap %s, --timeout-ms %d)",
+                                  errstr, sl_conf_get(conf, "bootstrap.servers"), timeout_ms);
                 goto done;
         }
         if (err) {

@@ -514,8 +514,8 @@ static int sl_history_run(sl_cli_t *cli)
                 goto done;
         }
         sl_progress_init(&pr, "read", 0);
-        err = sl_range_read(rk, &range, sl_history_record, &h, sl_cli_interrupted, &pr, &read,
-                            errstr, sizeof(errstr));
+        err = sl_range_read(rk, &range, sl_history_record, &h, sl_cli_interrupted,
+                            SL_HISTORY_TIMEOUT_MS, &pr, &read, errstr, sizeof(errstr));
         if (h.nomem) {
                 ret = sl_cli_fail(cli, "out of memory");
                 goto done;

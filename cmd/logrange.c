@@ -333,11 +333,12 @@ void sl_progress_done(sl_progress_t *pr)
 /* ---- reading ---- */
 
 sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_cb_t *cb,
-                       void *opaque, int (*stop)(void), sl_progress_t *progress, int64_t *readp,
-                       char *errstr, size_t errstr_size)
+                       void *opaque, int (*stop)(void), int stall_ms, sl_progress_t *progress,
+                       int64_t *readp, char *errstr, size_t errstr_size)
 {
         rd_kafka_topic_partition_list_t *list = NULL;
-        int64_t *pos = NULL, done_records = 0;
+        int64_t *pos = NULL, done_records = 0, heard_ms = sl_range_mono_ms();
+        char last_error[256] = "";
         size_t left = 0;
         rd_kafka_resp_err_t kerr;
         sl_err_t err = SL_OK;
@@ -375,8 +376,19 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
                         err = sl_seterr(errstr, errstr_size, SL_ERR_INVALID_ARG, "interrupted");
                         break;
                 }
-                if (!(m = rd_kafka_consumer_poll(rk, 200)))
+                if (!(m = rd_kafka_consumer_poll(rk, 200))) {
+                        if (stall_ms > 0 && sl_range_mono_ms() - heard_ms >= stall_ms) {
+                                err = sl_seterr(
+                                    errstr, errstr_size, SL_ERR_TIMEOUT,
+                                    "nothing from the brokers for %d s, %zu partition%s still to "
+                                    "read%s%s%s",
+                                    stall_ms / 1000, left, left == 1 ? "" : "s",
+                                    *last_error ? " (last error: " : "", last_error,
+                                    *last_error ? ")" : "");
+                                break;
+                        }
                         continue;
+                }
                 if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         int fatal = m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                                     m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
@@ -389,6 +401,7 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
                                                 m->rkt ? ": " : "", rd_kafka_message_errstr(m));
                         else
                                 fprintf(stderr, "seerlog: %s\n", rd_kafka_message_errstr(m));
+                        snprintf(last_error, sizeof(last_error), "%s", rd_kafka_message_errstr(m));
                         rd_kafka_message_destroy(m);
                         if (fatal)
                                 break;
@@ -402,6 +415,7 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
                         continue;
                 }
                 i = (size_t)(pt - range->parts);
+                heard_ms = sl_range_mono_ms(); /* a record or an end of partition */
                 /* At its end (EOF at or past it, a record at or past it): done with it. */
                 next = m->err ? m->offset : m->offset + 1;
                 if (pos[i] >= pt->end) {

@@ -83,13 +83,17 @@ void sl_progress_done(sl_progress_t *pr);
  *        group.id is never joined), calling @p cb for each, until each partition reached its
  *        end, @p cb returns non-zero, or @p stop (may be NULL) returns non-zero (checked a few
  *        times a second, e.g. sl_cli_interrupted).
+ * @param stall_ms give up when no record and no end of partition came for this long while
+ *                 partitions are still to be read (the brokers went away or froze); 0: wait
+ *                 for ever.
  * @param readp the number of records passed to @p cb.
  * @returns SL_OK (all read), SL_ERR_INVALID_ARG when cb or stop ended it early (*readp says
- *          how far), SL_ERR_KAFKA with the reason.
+ *          how far), SL_ERR_TIMEOUT after @p stall_ms without progress, SL_ERR_KAFKA with the
+ *          reason.
  */
 sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_cb_t *cb,
-                       void *opaque, int (*stop)(void), sl_progress_t *progress, int64_t *readp,
-                       char *errstr, size_t errstr_size);
+                       void *opaque, int (*stop)(void), int stall_ms, sl_progress_t *progress,
+                       int64_t *readp, char *errstr, size_t errstr_size);
 
 /** A consumer for sl_range_read() (assigns, never joins; read_committed; partition EOFs on),
  *  with the user's settings. NULL after printing the error (*exitp set). */

@@ -13,8 +13,9 @@
 #    unwritable directory fails at once (exit 1) without contacting Kafka; SIGINT while
 #    reading (and while waiting for brokers) leaves neither FILE nor the partial file (130);
 #  - bad input: times, empty or inverted ranges, formats, codecs, --state without a store (2);
-#    a pattern matching nothing (3); unreachable brokers (1, bounded); an empty range (0, valid
-#    empty files).
+#    a pattern matching nothing (3); unreachable brokers (1, bounded); a broker of the test's
+#    own frozen (SIGSTOP) in the middle of the read (1, --timeout-ms later, no file); an empty
+#    range (0, valid empty files).
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR, SEERLOG_SOURCE_DIR;
 # SEERLOG_VENV as for scripts/python-env.
 # shellcheck disable=SC2015
@@ -29,11 +30,14 @@ UNIQ="$$.$(date +%s%N)"
 PREFIX="seerlog.test.export.$UNIQ"
 PATTERN="^${PREFIX//./\\.}\\.state\\."
 T1=$PREFIX.state.eu.seer T2=$PREFIX.state.us.gateway BIG=$PREFIX.big
-PROJ_PID='' EXP_PID=''
+PROJ_PID='' EXP_PID='' KPID=''
+kl=$root/scripts/kafka-local
 cleanup() {
   for pid in $EXP_PID $PROJ_PID; do
     kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
+  [[ -n $KPID ]] && kill -CONT "$KPID" 2>/dev/null
+  [[ -d $TMP/kafka ]] && "$kl" stop --data-dir "$TMP/kafka" >/dev/null 2>&1
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -75,6 +79,7 @@ run() {
 }
 # partials DIR: the partial files left in DIR.
 partials() { find "$1" -maxdepth 1 -name '*.partial' | wc -l; }
+now_ms() { date +%s%3N; }
 
 mkdir -p "$TMP/out"
 D=$TMP/out
@@ -302,6 +307,45 @@ took=$(($(date +%s) - start))
 [[ $rc -eq 1 && $took -le 10 && $err == *"127.0.0.1:1"* && ! -e $D/none.csv &&
   $(partials "$D") -eq 0 ]] &&
   ok "unreachable brokers: exit 1 in ${took}s, no file" || not_ok "unreachable" "rc=$rc ${took}s" "$err"
+# A broker that freezes in the middle of the read (SIGSTOP: connections stay open, nothing
+# answers): export gives up --timeout-ms after the last record, exit 1, no file. A broker of
+# the test's own, with small fetches so that the read cannot have everything buffered already.
+port=$(free_port_pair "${SEERLOG_TEST_EXPORT_PORT:-29794}")
+kb=$("$kl" start --port "$port" --data-dir "$TMP/kafka" 2>"$TMP/kl.err" | tail -n 1)
+KPID=$("$kl" status --data-dir "$TMP/kafka" 2>/dev/null | sed -n 's/.*(pid \([0-9]*\).*/\1/p')
+if [[ $kb == "127.0.0.1:$port" && -n $KPID ]] &&
+  "$SEERLOG" bench produce --bootstrap "$kb" --events 100000 --outbox off --topic frozen \
+    -X topic.partitions=2 >"$TMP/frozen.out" 2>&1; then
+  "$SEERLOG" export --bootstrap "$kb" --topics '^frozen$' --format jsonl --out "$D/frozen.jsonl" \
+    --timeout-ms 3000 -X queued.min.messages=100 -X queued.max.messages.kbytes=256 \
+    -X max.partition.fetch.bytes=32768 </dev/null >/dev/null 2>"$TMP/frozen.err" &
+  EXP_PID=$!
+  for _ in $(seq 500); do
+    [[ -n $(find "$D" -maxdepth 1 -name 'frozen.jsonl.*.partial' -size +100k) ]] && break
+    sleep 0.01
+  done
+  kill -STOP "$KPID"
+  start=$(now_ms)
+  for _ in $(seq 200); do # 20 s at most: without the limit it would wait for ever
+    kill -0 "$EXP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$EXP_PID" 2>/dev/null
+  wait "$EXP_PID"
+  rc=$? took=$(($(now_ms) - start))
+  EXP_PID=
+  kill -CONT "$KPID"
+  err=$(cat "$TMP/frozen.err")
+  [[ $rc -eq 1 && $took -ge 2500 && $took -le 10000 && ! -e $D/frozen.jsonl &&
+    $(partials "$D") -eq 0 && $err == *"nothing from the brokers for 3 s"*"--timeout-ms 3000"* ]] &&
+    ok "a broker frozen mid-read: exit 1 ${took} ms later (--timeout-ms 3000), no file" ||
+    not_ok "broker frozen mid-read: rc=$rc after ${took} ms" "$err" "$(ls "$D")"
+else
+  not_ok "a broker of the test's own on port $port" "$(tail -3 "$TMP/kl.err" "$TMP/frozen.out")"
+fi
+"$kl" stop --data-dir "$TMP/kafka" >/dev/null 2>&1
+KPID=
+
 "$SEERLOG" export --help >"$TMP/help" 2>&1 && grep -q -- "--print-schema" "$TMP/help" &&
   "$SEERLOG" export --print-schema | "$PY" -c 'import sys, json, fastavro
 s = fastavro.parse_schema(json.load(sys.stdin)); assert s["name"] == "seerlog.ExportedEvent"' &&
