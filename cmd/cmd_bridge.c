@@ -166,6 +166,7 @@ typedef struct {
         int64_t inc, next_seq;    /* Its incarnation and next seq; inc 0 until a join. */
         int native;               /* The bridge stands aside. */
         int keep;                 /* Scratch of a reload. */
+        int warned_route;         /* Warned: its native events go to another region or type. */
 } sl_bnode_t;
 
 typedef struct {
@@ -681,8 +682,25 @@ static void sl_bridge_learn(sl_bridge_t *b, const char *id, size_t len, const sl
         k->seq = ev->seq;
         k->event_time_ms = ev->event_time_ms;
         k->gen = b->api_gen;
-        if ((n = sl_bridge_node(b, id, len)))
-                n->known = k;
+        if (!(n = sl_bridge_node(b, id, len)))
+                return;
+        n->known = k;
+        /* The rule that native events win over bridged ones relies on Kafka keeping the order of
+         * a node's events, which it does within one partition only: the agent must publish to
+         * the topic the inventory gives the node. */
+        if (ev->source != SL_SOURCE_BRIDGE && !n->warned_route && ev->region && *ev->region &&
+            ev->node_type && *ev->node_type &&
+            (strcmp(ev->region, n->inv->region) || strcmp(ev->node_type, n->inv->type))) {
+                n->warned_route = 1;
+                sl_bridge_warn(b,
+                               "node %s publishes natively as region %s, type %s, but the "
+                               "inventory says region %s, type %s: its native and bridged events "
+                               "go to different topics, whose relative order Kafka does not "
+                               "keep; make the inventory line (%s:%d) match the agent's "
+                               "configuration",
+                               n->inv->node_id, ev->region, ev->node_type, n->inv->region,
+                               n->inv->type, b->inv_path, n->inv->line);
+        }
 }
 
 /* The consumer of the changelog (assigned, never in a group; read_committed: the projector
@@ -904,6 +922,14 @@ static void sl_bridge_api_done(sl_bridge_t *b, const sl_probe_result_t *res)
                         ev->source = SL_SOURCE_UNKNOWN;
                 if (!status || sl_node_status_parse(status, &ev->status))
                         ev->status = SL_STATUS_UNKNOWN;
+                {
+                        const char *region = json_string_value(json_object_get(node, "region"));
+                        const char *type = json_string_value(json_object_get(node, "node_type"));
+
+                        if ((region && sl_event_set(ev, &ev->region, region)) ||
+                            (type && sl_event_set(ev, &ev->node_type, type)))
+                                continue;
+                }
                 ev->incarnation = json_integer_value(json_object_get(state, "incarnation"));
                 ev->seq = json_integer_value(json_object_get(state, "seq"));
                 ev->event_time_ms = json_integer_value(json_object_get(state, "event_time"));
