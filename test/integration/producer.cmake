@@ -5,5 +5,8 @@ if(TARGET sl_producer)
   target_link_libraries(producer_driver PRIVATE sl_producer PkgConfig::RDKAFKA)
   sl_add_integration_script(test_producer_crash test-producer-crash.sh)
   sl_add_integration_script(test_producer_broker_down test-producer-broker-down.sh NO_FIXTURE)
-  set_tests_properties(test_producer_broker_down PROPERTIES TIMEOUT 420)
+  # A 30 s broker outage: fault injection, timing-bound rather than memory-bound, so labelled
+  # like the fault suite (scripts/test runs it under ASan only with --long).
+  set_tests_properties(test_producer_broker_down PROPERTIES TIMEOUT 420
+                       LABELS "integration;faults")
 endif()
