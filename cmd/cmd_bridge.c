@@ -738,28 +738,39 @@ static int sl_bridge_cl_start(sl_bridge_t *b)
         return 0;
 }
 
-/* Looks for the changelog topic and assigns all its partitions from the beginning.
- * @returns 1 assigned, 0 not there (yet), -1 the brokers did not answer. */
+/*
+ * Looks for the changelog topic and assigns all its partitions from the beginning; once
+ * assigned, looks whether partitions were added to it and reads those from the beginning too
+ * (the others go on from where they are).
+ * @returns 1 assigned (or more partitions now), 0 not there (yet) or nothing new, -1 the
+ *          brokers did not answer.
+ */
 static int sl_bridge_cl_assign(sl_bridge_t *b, int timeout_ms)
 {
         const struct rd_kafka_metadata *md = NULL;
         const struct rd_kafka_metadata_topic *mt = NULL;
-        rd_kafka_topic_partition_list_t *list = NULL;
+        rd_kafka_topic_partition_list_t *list = NULL, *pos = NULL;
+        rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t err;
+        uint8_t *eof = NULL;
         int ret = 0;
 
-        if ((err = rd_kafka_metadata(b->cl_rk, 1, NULL, &md, timeout_ms))) {
+        /* Only this topic once it is known (a re-check every few seconds stays cheap). */
+        if (b->cl_parts && !(rkt = rd_kafka_topic_new(b->cl_rk, b->cl_topic, NULL)))
+                return -1;
+        if ((err = rd_kafka_metadata(b->cl_rk, !rkt, rkt, &md, timeout_ms))) {
                 sl_bridge_warn(b, "changelog %s: asking the brokers for it: %s", b->cl_topic,
                                rd_kafka_err2str(err));
-                return -1;
+                ret = -1;
+                goto done;
         }
         for (int i = 0; i < md->topic_cnt; i++)
                 if (!strcmp(md->topics[i].topic, b->cl_topic))
                         mt = &md->topics[i];
-        if (!mt || mt->err || mt->partition_cnt <= 0)
+        if (!mt || mt->err || mt->partition_cnt <= b->cl_parts)
                 goto done;
         if (!(list = rd_kafka_topic_partition_list_new(mt->partition_cnt)) ||
-            !(b->cl_eof = calloc((size_t)mt->partition_cnt, 1))) {
+            !(eof = calloc((size_t)mt->partition_cnt, 1))) {
                 sl_bridge_warn(b, "out of memory");
                 ret = -1;
                 goto done;
@@ -767,21 +778,45 @@ static int sl_bridge_cl_assign(sl_bridge_t *b, int timeout_ms)
         for (int i = 0; i < mt->partition_cnt; i++)
                 rd_kafka_topic_partition_list_add(list, b->cl_topic, mt->partitions[i].id)->offset =
                     RD_KAFKA_OFFSET_BEGINNING;
+        if (b->cl_parts) {
+                /* The partitions read so far go on from their positions. */
+                if (!(pos = rd_kafka_topic_partition_list_copy(list)) ||
+                    rd_kafka_position(b->cl_rk, pos)) {
+                        ret = -1;
+                        goto done;
+                }
+                for (int i = 0; i < pos->cnt; i++)
+                        if (pos->elems[i].partition < b->cl_parts && pos->elems[i].offset >= 0)
+                                list->elems[i].offset = pos->elems[i].offset;
+                memcpy(eof, b->cl_eof, (size_t)b->cl_parts);
+        }
         if ((err = rd_kafka_assign(b->cl_rk, list))) {
                 sl_bridge_warn(b, "changelog %s: assigning its partitions: %s", b->cl_topic,
                                rd_kafka_err2str(err));
-                free(b->cl_eof);
-                b->cl_eof = NULL;
                 ret = -1;
                 goto done;
         }
+        if (b->cl_parts)
+                sl_bridge_log(b, 2,
+                              "changelog %s has %d partitions now (was %d): reading the new "
+                              "ones from the beginning",
+                              b->cl_topic, mt->partition_cnt, (int)b->cl_parts);
+        free(b->cl_eof);
+        b->cl_eof = eof;
+        eof = NULL;
         b->cl_parts = mt->partition_cnt;
         ret = 1;
 
 done:
+        free(eof);
+        if (pos)
+                rd_kafka_topic_partition_list_destroy(pos);
         if (list)
                 rd_kafka_topic_partition_list_destroy(list);
-        rd_kafka_metadata_destroy(md);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
         return ret;
 }
 
@@ -801,6 +836,10 @@ static void sl_bridge_cl_poll(sl_bridge_t *b, int64_t now)
                 sl_bridge_log(b, 2, "changelog %s appeared: reading it for native nodes",
                               b->cl_topic);
                 b->caught_up = 0;
+        } else if (now >= b->cl_check_ms) {
+                /* Partitions added to the changelog meanwhile. */
+                b->cl_check_ms = now + SL_BRIDGE_CL_RECHECK_MS;
+                sl_bridge_cl_assign(b, 1000);
         }
         for (int i = 0; i < SL_BRIDGE_CL_BURST; i++) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(b->cl_rk, 0);

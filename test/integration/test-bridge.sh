@@ -13,6 +13,10 @@
 #  - SIGHUP: a removed node leaves, an added node joins, a node moved to another region leaves
 #    its old topic and joins the new one; a bad file is logged and the old one kept;
 #  - --native-from URL (the projector's API) instead of the changelog;
+#  - an agent whose region differs from its inventory line is warned about (once, FILE:LINE),
+#    agents that match are not;
+#  - partitions added to the changelog while the bridge reads it are read too (native states
+#    written into the new partitions make their nodes native);
 #  - a bad inventory exits 2 naming file:line; an unreachable broker exits 1 with the reason.
 # Environment (set by CTest): SEERLOG_TEST_KAFKA_FILE, SEERLOG_BINARY_DIR, SEERLOG_SOURCE_DIR.
 # shellcheck disable=SC2015,SC2154 # PORT_* and PID_* are set by serve() with printf -v
@@ -175,6 +179,7 @@ rc=$?
   -X "dlq.topic=$PREFIX.dlq" -X liveness.topic= -X "control.topic=$PREFIX.control" \
   -X project.lag.interval.ms=1000 -X topic.metadata.refresh.interval.ms=1000 \
   >"$TMP/proj.out" 2>"$TMP/proj.err" &
+PROJ=$!
 PIDS+=($!)
 port=$(api_port "$TMP/proj.err" "${PIDS[-1]}")
 [[ -n $port ]] && ok "projector serves its API on port $port" ||
@@ -340,5 +345,36 @@ await 20 log_has "$TMP/bridge3.err" "node late publishes natively as region us-e
   not_ok "no routing warning" "$(tail -3 "$TMP/bridge3.err")"
 stop_bridge
 [[ $rc == 0 ]] && ok "third bridge: SIGTERM, exit 0" || not_ok "third bridge exit $rc"
+
+# ---- partitions added to the changelog while the bridge reads it ----
+# The projector stops first: it would go on writing the bridged states of these nodes to the
+# changelog, over the native ones written below.
+kill -TERM "$PROJ" && wait "$PROJ"
+bridge "$TMP/bridge4.err"
+await 20 log_has "$TMP/bridge4.err" '"native_caught_up":true' || not_ok "fourth bridge caught up" "$(tail -3 "$TMP/bridge4.err")"
+"${SEERLOG_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/scripts/kafka-local" tool org.apache.kafka.tools.TopicCommand \
+  --bootstrap-server "$BOOTSTRAP" --alter --topic "$PREFIX.snapshot" --partitions 4 >"$TMP/alter.out" 2>&1 ||
+  not_ok "adding partitions to the changelog" "$(tail -3 "$TMP/alter.out")"
+# Native states of five bridged nodes, straight into the changelog (as a projector writes it):
+# keyed by node id, so some land in the new partitions 2 and 3.
+: >"$TMP/cl.where"
+for node in web-up web-flap tcp-gone nobody migrant; do
+  "$SEERLOG" publish --bootstrap "$BOOTSTRAP" --topic "$PREFIX.snapshot" -X schema.mode=fixed \
+    --node "$node" --type x --region y --kind join --status up 2>>"$TMP/cl.err" |
+    sed "s|^|$node |" >>"$TMP/cl.where"
+done
+new=$(awk '{split($2, a, "/"); split(a[length(a)], b, "@"); if (b[1] >= 2) print $1}' "$TMP/cl.where")
+if [[ -z $new ]]; then
+  not_ok "no native state landed in a new partition (the test's setup)" "$(cat "$TMP/cl.where" "$TMP/cl.err")"
+else
+  all=1
+  for node in $new; do
+    await 30 log_has "$TMP/bridge4.err" "node $node is native now" || all=
+  done
+  [[ -n $all ]] && log_has "$TMP/bridge4.err" "changelog $PREFIX.snapshot has 4 partitions now (was 2)" &&
+    ok "the bridge reads partitions added to the changelog: $(echo $new) native" ||
+    not_ok "partitions added to the changelog" "$(cat "$TMP/cl.where" "$TMP/cl.err")" "$(grep -e "native now" -e partitions -e changelog "$TMP/bridge4.err")"
+fi
+stop_bridge
 
 finish
