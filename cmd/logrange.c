@@ -338,6 +338,7 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
 {
         rd_kafka_topic_partition_list_t *list = NULL;
         int64_t *pos = NULL, done_records = 0, heard_ms = sl_range_mono_ms();
+        int heard = 0; /* a record or an end of partition since heard_ms was last set */
         char last_error[256] = "";
         size_t left = 0;
         rd_kafka_resp_err_t kerr;
@@ -377,7 +378,14 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
                         break;
                 }
                 if (!(m = rd_kafka_consumer_poll(rk, 200))) {
-                        if (stall_ms > 0 && sl_range_mono_ms() - heard_ms >= stall_ms) {
+                        int64_t now = sl_range_mono_ms();
+
+                        /* The clock is read when the records pause, not for each of them. */
+                        if (heard) {
+                                heard_ms = now;
+                                heard = 0;
+                        }
+                        if (stall_ms > 0 && now - heard_ms >= stall_ms) {
                                 err = sl_seterr(
                                     errstr, errstr_size, SL_ERR_TIMEOUT,
                                     "nothing from the brokers for %d s, %zu partition%s still to "
@@ -415,7 +423,7 @@ sl_err_t sl_range_read(rd_kafka_t *rk, const sl_range_t *range, sl_range_record_
                         continue;
                 }
                 i = (size_t)(pt - range->parts);
-                heard_ms = sl_range_mono_ms(); /* a record or an end of partition */
+                heard = 1; /* a record or an end of partition */
                 /* At its end (EOF at or past it, a record at or past it): done with it. */
                 next = m->err ? m->offset : m->offset + 1;
                 if (pos[i] >= pt->end) {

@@ -75,7 +75,7 @@ static int64_t sl_snap_now_ms(void)
 /* ---- Export ---- */
 
 typedef struct {
-        const char *tmp; /* the output's name, for messages */
+        const char *name; /* the output, for messages */
         sl_ocf_writer_t *ocf;
         sl_codec_t *codec;
         sl_buf_t enc; /* one record, wire format */
@@ -94,7 +94,7 @@ static int sl_snap_walk_cb(const char *node_id, const sl_event_t *ev, void *opaq
         if ((err = sl_ocf_append(w->ocf, w->enc.data + SL_WIRE_HEADER_SIZE,
                                  w->enc.len - SL_WIRE_HEADER_SIZE, detail, sizeof(detail))) ||
             (err = sl_ocf_record_end(w->ocf, detail, sizeof(detail))))
-                return (int)sl_seterr(w->errstr, w->errstr_size, err, "%s: %s", w->tmp, detail);
+                return (int)sl_seterr(w->errstr, w->errstr_size, err, "%s: %s", w->name, detail);
         return 0;
 }
 
@@ -166,7 +166,7 @@ static sl_err_t sl_snap_sync_dir(const char *path, char *errstr, size_t errstr_s
 sl_err_t sl_snapshot_write(sl_store_t *s, int fd, const char *name, sl_snapshot_info_t *info,
                            char *errstr, size_t errstr_size)
 {
-        sl_snap_writer_t w = {.tmp = name, .errstr = errstr, .errstr_size = errstr_size};
+        sl_snap_writer_t w = {.name = name, .errstr = errstr, .errstr_size = errstr_size};
         sl_snapshot_info_t mine;
         sl_store_reader_t *rd = NULL;
         char *offsets = NULL, num[32], created[32], detail[512];

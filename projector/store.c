@@ -241,27 +241,41 @@ uint64_t sl_store_node_count(const sl_store_t *s)
         return s->count;
 }
 
-sl_err_t sl_store_pin(sl_store_t *s, char *errstr, size_t errstr_size)
+/* Ends the pinned read transaction *@p txnp, if any. */
+static void sl_view_end(MDB_txn **txnp)
+{
+        if (*txnp) {
+                mdb_txn_abort(*txnp);
+                *txnp = NULL;
+        }
+}
+
+/* Pins a new read transaction in *@p txnp (ending the one there) and counts its nodes into
+ * *@p countp: sl_store_pin() and sl_store_reader_pin(). */
+static sl_err_t sl_view_begin(sl_store_t *s, MDB_txn **txnp, uint64_t *countp, char *errstr,
+                              size_t errstr_size)
 {
         MDB_stat st;
         int rc;
 
-        sl_store_unpin(s);
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->pinned)) ||
-            (rc = mdb_stat(s->pinned, s->nodes, &st))) {
-                sl_store_unpin(s);
+        sl_view_end(txnp);
+        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txnp)) ||
+            (rc = mdb_stat(*txnp, s->nodes, &st))) {
+                sl_view_end(txnp); /* NULL still if mdb_txn_begin() failed */
                 return sl_store_mdb_err(s, rc, "pinning a read transaction", errstr, errstr_size);
         }
-        s->count = st.ms_entries;
+        *countp = st.ms_entries;
         return SL_OK;
+}
+
+sl_err_t sl_store_pin(sl_store_t *s, char *errstr, size_t errstr_size)
+{
+        return sl_view_begin(s, &s->pinned, &s->count, errstr, errstr_size);
 }
 
 void sl_store_unpin(sl_store_t *s)
 {
-        if (s->pinned) {
-                mdb_txn_abort(s->pinned);
-                s->pinned = NULL;
-        }
+        sl_view_end(&s->pinned);
 }
 
 sl_err_t sl_store_begin(sl_store_t *s, sl_store_txn_t **txnp, char *errstr, size_t errstr_size)
@@ -864,26 +878,12 @@ void sl_store_reader_free(sl_store_reader_t *r)
 
 sl_err_t sl_store_reader_pin(sl_store_reader_t *r, char *errstr, size_t errstr_size)
 {
-        MDB_stat st;
-        int rc;
-
-        sl_store_reader_unpin(r);
-        if ((rc = mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->pin)) ||
-            (rc = mdb_stat(r->pin, r->s->nodes, &st))) {
-                sl_store_reader_unpin(r);
-                return sl_store_mdb_err(r->s, rc, "pinning a read transaction", errstr,
-                                        errstr_size);
-        }
-        r->count = st.ms_entries;
-        return SL_OK;
+        return sl_view_begin(r->s, &r->pin, &r->count, errstr, errstr_size);
 }
 
 void sl_store_reader_unpin(sl_store_reader_t *r)
 {
-        if (r->pin) {
-                mdb_txn_abort(r->pin);
-                r->pin = NULL;
-        }
+        sl_view_end(&r->pin);
 }
 
 uint64_t sl_store_reader_count(const sl_store_reader_t *r)

@@ -139,14 +139,21 @@ n=$(kcat -C -b "$BOOTSTRAP" -t "$PREFIX.all" -e -q -f '.\n' 2>/dev/null | wc -l)
   not_ok "simulate until SIGTERM (exit $rc, $n records, sent '$sent')" "$(cat "$TMP/term.json")" \
     "$(tail -n 3 "$TMP/term.err")" "$(cat "$TMP/py.err")"
 
+# sim_events NAME ERRFILE SIMULATE-ARGS...: 30 nodes at 300 events/s into topic $PREFIX.NAME, then
+# every event it sent, decoded, in $TMP/NAME.events (its summary in $TMP/NAME.json).
+sim_events() {
+  local name=$1 errf=$2
+  shift 2
+  "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 30 --rate 300 "$@" \
+    -X "topic.template=$PREFIX.$name" -X schema.mode=fixed >"$TMP/$name.json" 2>"$errf" &&
+    "$SEERLOG" tail --bootstrap "$BOOTSTRAP" --topic "$PREFIX.$name" --from-beginning \
+      --count "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' \
+        "$TMP/$name.json")" --timeout-ms 20000 >"$TMP/$name.events" 2>>"$errf"
+}
+
 # The same seed picks the same faulty nodes.
 for run in a b; do
-  "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 30 --rate 300 --duration 2 --seed 99 \
-    --restart 20 --flap 20 -X "topic.template=$PREFIX.seed.$run" -X schema.mode=fixed \
-    >"$TMP/seed.$run.json" 2>"$TMP/seed.err" &&
-    "$SEERLOG" tail --bootstrap "$BOOTSTRAP" --topic "$PREFIX.seed.$run" --from-beginning \
-      --count "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' \
-        "$TMP/seed.$run.json")" --timeout-ms 20000 >"$TMP/seed.$run.events" 2>>"$TMP/seed.err"
+  sim_events "seed.$run" "$TMP/seed.err" --duration 2 --seed 99 --restart 20 --flap 20
 done
 if python3 - "$TMP/seed.a.events" "$TMP/seed.b.events" >"$TMP/seed.out" 2>&1 <<'PY'; then ok "same --seed, same restarted and flapping nodes"; else not_ok "--seed" "$(cat "$TMP/seed.out" "$TMP/seed.err")"; fi
 import collections, json, sys
@@ -164,14 +171,8 @@ PY
 
 # A second run (another seed) starts every node in a newer incarnation than the first: a node's
 # new process must never look older than its last one, or readers drop its events as stale.
-for run in x y; do
-  "$SEERLOG" simulate --bootstrap "$BOOTSTRAP" --nodes 30 --rate 300 --duration 1 \
-    --seed "$([[ $run == x ]] && echo 1 || echo 2)" -X "topic.template=$PREFIX.inc.$run" \
-    -X schema.mode=fixed >"$TMP/inc.$run.json" 2>"$TMP/inc.err" &&
-    "$SEERLOG" tail --bootstrap "$BOOTSTRAP" --topic "$PREFIX.inc.$run" --from-beginning \
-      --count "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' \
-        "$TMP/inc.$run.json")" --timeout-ms 20000 >"$TMP/inc.$run.events" 2>>"$TMP/inc.err"
-done
+sim_events inc.x "$TMP/inc.err" --duration 1 --seed 1
+sim_events inc.y "$TMP/inc.err" --duration 1 --seed 2
 if python3 - "$TMP/inc.x.events" "$TMP/inc.y.events" >"$TMP/inc.out" 2>&1 <<'PY'; then ok "a later run: every node in a newer incarnation"; else not_ok "incarnations across runs" "$(cat "$TMP/inc.out" "$TMP/inc.err")"; fi
 import collections, json, sys
 def incs(path):
